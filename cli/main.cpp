@@ -1,0 +1,3 @@
+#include "app.h"
+
+int main(int argc, char** argv) { return darasa::cli::run(argc, argv); }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages darasa builds and tests with (DESIGN.md, "Dependencies").
+# Safe to run twice: it only calls apt-get when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  libcurl4-openssl-dev nlohmann-json3-dev
+  libboost1.81-dev libboost-filesystem1.81-dev
+  libcli11-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libsqlite3-dev sqlite3 libyaml-cpp-dev libcpp-httplib-dev
+  libhowardhinnant-date-dev tzdata libical-dev
+  libsodium-dev libssl-dev
+  # the local provider's sandbox and the demo lab's SSH server
+  bubblewrap dropbear-bin openssh-client procps iproute2 busybox-static
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
