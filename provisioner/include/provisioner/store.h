@@ -1,0 +1,273 @@
+// Store: darasa's state (templates, cohorts, trainees, labs, the operations
+// journal, encrypted credentials, the audit log) in one SQLite database
+// (<state dir>/darasa.db, WAL mode). Thread-safe: one connection behind a
+// mutex, every public method is one transaction. Several processes may open
+// the same state; writers wait for each other (busy timeout), they never fail
+// with "database is locked" in normal use.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "provisioner/clock.h"
+#include "provisioner/model.h"
+#include "provisioner/status.h"
+#include "provisioner/vault.h"
+
+namespace darasa {
+
+// $DARASA_HOME, else $XDG_DATA_HOME/darasa, else ~/.local/share/darasa.
+std::filesystem::path defaultStateDir();
+
+enum class OpenMode {
+  kCreate,     // create the directory and the database if missing
+  kMustExist,  // missing → kNotFound (read-only commands: status, creds, ...)
+};
+
+struct TemplateRecord {
+  std::string name;
+  std::string json;        // the template as parsed, canonical JSON
+  std::string hash;        // of json; equal hash = same template
+  std::string sourceFile;  // where it was applied from ("" if unknown)
+  int64_t appliedAt = 0;   // Unix seconds of the last change
+};
+
+struct CohortRecord {
+  std::string name;
+  int64_t generation = 0;     // 1 on first apply, +1 on every changed apply
+  std::string templateName;
+  std::string snapshotJson;   // the frozen template snapshot the labs are cut from
+  std::string snapshotHash;
+  std::string specJson;       // the cohort spec (schedule, quota, ...)
+  std::string provider;
+  int64_t createdAt = 0;
+  int64_t updatedAt = 0;
+};
+
+struct LabRecord {
+  std::string labId;
+  std::string cohort;
+  std::string trainee;
+  // The cohort generation at which this lab's spec last changed (not bumped
+  // when only other labs changed, so that an unrelated roster change does
+  // not make every lab look outdated).
+  int64_t generation = 0;
+  // The generation the provider's resource was made from; 0 when there is none.
+  int64_t observedGeneration = 0;
+  DesiredState desired = DesiredState::kAbsent;
+  LabPhase phase = LabPhase::kPending;
+  // No longer in the cohort (its trainee left the roster, or its id is not
+  // rendered any more): desired is kAbsent and only destroy and forgetLab
+  // remain; setDesired refuses to bring it back.
+  bool removed = false;
+  std::string provider;
+  std::string resourceId;            // the provider's id; "" when none
+  std::string endpointsJson = "[]";  // as recorded by recordObserved
+  std::string specJson;              // as passed to applyCohort
+  Status lastError;                  // ok when none
+  int attempts = 0;                  // errors since the last clearError/markReady
+  int64_t readyAt = 0;               // 0 when not ready
+  int64_t updatedAt = 0;
+};
+
+// One lab of a cohort as the caller rendered it.
+struct LabApply {
+  std::string labId;     // "<cohort>.<trainee>"
+  std::string trainee;   // must be one of CohortApply::trainees
+  // Compared byte for byte with the stored spec to decide whether the lab
+  // changed: render it without the generation (and in a stable key order).
+  std::string specJson;
+};
+
+struct CohortApply {
+  std::string name;
+  std::string templateName;
+  std::string snapshotJson;
+  std::string snapshotHash;
+  std::string cohortSpecJson;
+  std::string provider;
+  std::vector<Trainee> trainees;  // the roster, in roster order
+  std::vector<LabApply> labs;
+};
+
+// What an apply did (or, from previewApply, would do).
+struct ApplyOutcome {
+  int64_t generation = 0;  // the cohort's generation after the apply
+  bool created = false;    // the cohort was not in the state before
+  bool changed = false;    // anything below differs: a new generation
+  std::vector<std::string> addedTrainees;    // ids, roster order
+  std::vector<std::string> removedTrainees;  // ids, sorted
+  std::vector<std::string> updatedTrainees;  // same id, new name or email
+  std::vector<std::string> addedLabs;        // new rows, or removed labs listed again
+  std::vector<std::string> changedLabs;      // kept labs whose spec changed
+  std::vector<std::string> removedLabs;      // labs no longer listed (now desired absent, removed)
+  bool templateChanged = false;  // template name or snapshot hash
+  bool specChanged = false;      // cohort spec JSON or provider
+};
+
+enum class OperationStatus { kPending, kOk, kFailed };
+const char* operationStatusName(OperationStatus s);  // "pending", "ok", "failed"
+
+struct OperationRecord {
+  int64_t id = 0;  // increasing: the journal's order
+  std::string labId;
+  std::string action;  // "create", "destroy", ...
+  std::string detail;
+  OperationStatus status = OperationStatus::kPending;
+  Status error;  // the failure, when status is kFailed
+  int64_t startedAt = 0;
+  int64_t finishedAt = 0;  // 0 while pending
+};
+
+// Stored credentials without their secrets.
+struct CredentialRecord {
+  std::string cohort;
+  std::string trainee;
+  std::string user;
+  std::string publicKey;
+  int64_t createdAt = 0;
+};
+
+struct AuditRecord {
+  int64_t id = 0;  // increasing
+  int64_t at = 0;  // Unix seconds
+  std::string actor;    // "cli:alice", "token:ci", ...
+  std::string action;   // "read-credentials", ...
+  std::string subject;  // "<cohort>/<trainee>", a cohort, ...
+  std::string detail;
+};
+
+// Empty fields match everything.
+struct AuditFilter {
+  std::string actor;
+  std::string action;
+  std::string subjectPrefix;  // "demo/" = everything about cohort demo
+  int64_t since = 0;          // Unix seconds, inclusive
+};
+
+class Store {
+ public:
+  static constexpr int kSchemaVersion = 1;  // the newest schema this binary knows
+
+  // Opens (kCreate: creates) the state in dir and brings its schema up to
+  // date. Errors, all naming the file and never modifying it:
+  // kNotFound (kMustExist and no state), kInternal (not a database, corrupt,
+  // truncated), kNotSupported (a schema newer than this binary), kDenied.
+  // `clock` gives every recorded time and must outlive the Store.
+  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir, OpenMode mode,
+                                             const Clock& clock = SystemClock::instance());
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::filesystem::path& dir() const;
+  std::filesystem::path databaseFile() const;  // <dir>/darasa.db
+  std::filesystem::path keyFile() const;       // <dir>/vault.key, made on first credential use
+
+  // --- templates
+  // Stores or replaces a template; returns whether it changed (a different
+  // hash). appliedAt is set from the clock when it changed.
+  Result<bool> putTemplate(const TemplateRecord& record);
+  // kNotFound naming the known templates.
+  Result<TemplateRecord> getTemplate(const std::string& name);
+  Result<std::vector<TemplateRecord>> listTemplates();  // by name
+
+  // --- cohorts
+  // Stores a cohort with its roster and rendered labs in one transaction.
+  // Unchanged content → nothing written, same generation. Otherwise the
+  // generation goes up by one; labs of new trainees are inserted with desired
+  // kAbsent and phase kPending (`up` or the schedule sets them running);
+  // kept labs whose spec changed get the new spec and generation; labs that
+  // are no longer listed get desired kAbsent and `removed` (their rows stay
+  // until they are destroyed and forgotten); a removed lab listed again is
+  // un-removed (its desired state stays kAbsent). A change of roster order
+  // alone is not a change. kInvalid for a malformed apply (empty name or
+  // ids, duplicate ids, a lab of an unknown trainee); kConflict if a lab id
+  // belongs to another cohort.
+  Result<ApplyOutcome> applyCohort(const CohortApply& apply);
+  // What applyCohort would do, without writing anything.
+  Result<ApplyOutcome> previewApply(const CohortApply& apply);
+  // kNotFound naming the known cohorts.
+  Result<CohortRecord> getCohort(const std::string& name);
+  Result<std::vector<CohortRecord>> listCohorts();  // by name
+  // Removes the cohort, its roster, labs and credentials (the journal and
+  // the audit log keep their rows). kConflict while any lab is not
+  // destroyed; kNotFound if unknown.
+  Status deleteCohort(const std::string& name);
+  Result<std::vector<Trainee>> listTrainees(const std::string& cohort);  // roster order
+
+  // --- labs
+  // All labs ("" = every cohort), by cohort then lab id; kNotFound for an
+  // unknown cohort.
+  Result<std::vector<LabRecord>> listLabs(const std::string& cohort = "");
+  Result<LabRecord> getLab(const std::string& labId);
+  Result<std::vector<std::string>> labIdsOfCohort(const std::string& cohort);
+  // All or nothing: kNotFound (nothing changed) if any id is unknown;
+  // kConflict for running/stopped on a removed lab.
+  Status setDesired(const std::vector<std::string>& labIds, DesiredState desired);
+  // What the provider reported: phase, its resource id, the endpoints (JSON
+  // array) and the generation the resource was made from.
+  Status recordObserved(const std::string& labId, LabPhase phase, const std::string& resourceId,
+                        const std::string& endpointsJson, int64_t generation);
+  // Keeps the error's code and message and counts an attempt. `error` must not be ok.
+  Status recordError(const std::string& labId, const Status& error);
+  Status clearError(const std::string& labId);  // no error, attempts 0
+  // Phase kReady at `at`; clears the error and the attempts.
+  Status markReady(const std::string& labId, Clock::TimePoint at);
+  // Phase kDestroyed, no resource, no endpoints, observed generation 0.
+  // Credentials are kept (a lab re-created later can hand out the same ones).
+  Status markDestroyed(const std::string& labId);
+  // Deletes the lab's row and its trainee's credentials. kConflict unless the
+  // lab is gone (destroyed, or pending with no resource and no pending
+  // operation); kNotFound if unknown.
+  Status forgetLab(const std::string& labId);
+
+  // --- operations journal
+  // Writes an intent row (status pending) and commits it to disk before
+  // returning: call it before asking a provider to act.
+  Result<int64_t> beginOperation(const std::string& labId, const std::string& action,
+                                 const std::string& detail = "");
+  // Ends an operation: ok outcome → kOk, else kFailed with its code and
+  // message. kNotFound for an unknown id, kConflict if it ended already.
+  Status endOperation(int64_t id, const Status& outcome);
+  // The `limit` most recent operations ("" = of every lab), oldest first.
+  Result<std::vector<OperationRecord>> listOperations(const std::string& labId = "", int limit = 100);
+  // Operations begun and never ended, oldest first: after a crash, the
+  // provider calls whose outcome is unknown.
+  Result<std::vector<OperationRecord>> listPendingOperations();
+
+  // --- credentials (password and private key encrypted with the Vault)
+  // Stores or replaces a trainee's credentials. kNotFound if the cohort or
+  // the trainee is unknown.
+  Status putCredentials(const std::string& cohort, const std::string& trainee,
+                        const CredentialSet& credentials);
+  // Decrypts a trainee's credentials and appends an audit row (action
+  // "read-credentials", subject "<cohort>/<trainee>") in the same
+  // transaction; failed reads (not found, cannot decrypt) are audited too.
+  Result<CredentialSet> readCredentials(const std::string& cohort, const std::string& trainee,
+                                        const std::string& actor);
+  Result<bool> hasCredentials(const std::string& cohort, const std::string& trainee);
+  // Which trainees of a cohort have credentials, without secrets (not audited).
+  Result<std::vector<CredentialRecord>> listCredentials(const std::string& cohort);
+  // Ok if there were none.
+  Status deleteCredentials(const std::string& cohort, const std::string& trainee);
+
+  // --- audit log
+  Status appendAudit(const std::string& actor, const std::string& action, const std::string& subject,
+                     const std::string& detail = "");
+  // The `limit` most recent matching rows, oldest first.
+  Result<std::vector<AuditRecord>> listAudit(const AuditFilter& filter = {}, int limit = 100);
+
+  struct Impl;  // defined in provisioner/src/sqlite_store_impl.h
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace darasa

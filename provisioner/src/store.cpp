@@ -1,0 +1,763 @@
+// Store: opening the state, schema migrations, templates and cohorts.
+// Labs and the journal are in store_labs.cpp, credentials and audit in
+// store_secrets.cpp.
+#include "provisioner/store.h"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "sqlite_store_impl.h"
+
+namespace darasa {
+namespace fs = std::filesystem;
+using sqlite::Db;
+using sqlite::Tx;
+
+namespace store_detail {
+
+std::string joinNames(const std::vector<std::string>& names, size_t max) {
+  if (names.empty()) return "(none)";
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < max; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > max) out += ", ... (" + std::to_string(names.size()) + " in all)";
+  return out;
+}
+
+std::vector<std::string> queryNames(Db& db, std::string_view sql) {
+  std::vector<std::string> names;
+  auto stmt = db.prepare(sql);
+  if (!stmt) return names;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row || !*row) break;
+    names.push_back(stmt->text(0));
+  }
+  return names;
+}
+
+Status requireCohort(Db& db, const std::string& cohort) {
+  auto stmt = db.prepare("SELECT 1 FROM cohorts WHERE name = ?");
+  if (!stmt) return stmt.status();
+  stmt->bind(1, cohort);
+  auto row = stmt->step();
+  if (!row) return row.status();
+  if (*row) return Status::ok();
+  return notFoundError("no cohort \"" + cohort + "\" in the state (known: " +
+                       joinNames(queryNames(db, "SELECT name FROM cohorts ORDER BY name")) + ")");
+}
+
+std::string codeText(const Status& s) { return s.isOk() ? "" : std::string(codeName(s.code())); }
+
+Status statusFrom(const std::string& code, const std::string& message) {
+  if (code.empty()) return Status::ok();
+  auto c = codeFromName(code);
+  return Status(c && *c != Code::kOk ? *c : Code::kInternal, message);
+}
+
+}  // namespace store_detail
+
+using namespace store_detail;
+
+// ---- where the state lives
+
+fs::path defaultStateDir() {
+  if (const char* home = std::getenv("DARASA_HOME"); home && *home) return fs::path(home);
+  // XDG: a relative XDG_DATA_HOME is invalid and must be ignored.
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg == '/') return fs::path(xdg) / "darasa";
+  const char* home = std::getenv("HOME");
+  std::string h = home && *home ? home : "";
+  if (h.empty()) {
+    if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_dir) h = pw->pw_dir;
+  }
+  if (h.empty()) h = ".";
+  return fs::path(h) / ".local" / "share" / "darasa";
+}
+
+// ---- schema
+
+namespace {
+
+constexpr int kBusyTimeoutMs = 15000;
+
+// Migration i brings the schema from version i to i + 1. Each runs in its own
+// write transaction with the user_version update, so a failure leaves the
+// database at the previous version.
+Status migrateTo1(Db& db) {
+  return db.exec(R"sql(
+    CREATE TABLE templates(
+      name TEXT PRIMARY KEY,
+      json TEXT NOT NULL,
+      hash TEXT NOT NULL,
+      source_file TEXT NOT NULL DEFAULT '',
+      applied_at INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE cohorts(
+      name TEXT PRIMARY KEY,
+      generation INTEGER NOT NULL,
+      template_name TEXT NOT NULL,
+      snapshot_json TEXT NOT NULL,
+      snapshot_hash TEXT NOT NULL,
+      spec_json TEXT NOT NULL,
+      provider TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE trainees(
+      cohort TEXT NOT NULL REFERENCES cohorts(name) ON DELETE CASCADE,
+      id TEXT NOT NULL,
+      name TEXT NOT NULL,
+      email TEXT NOT NULL,
+      position INTEGER NOT NULL,
+      PRIMARY KEY(cohort, id)
+    ) STRICT, WITHOUT ROWID;
+
+    -- Labs reference their cohort without cascade: deleteCohort checks that
+    -- every lab is destroyed first.
+    CREATE TABLE labs(
+      lab_id TEXT PRIMARY KEY,
+      cohort TEXT NOT NULL REFERENCES cohorts(name),
+      trainee TEXT NOT NULL,
+      generation INTEGER NOT NULL,
+      observed_generation INTEGER NOT NULL DEFAULT 0,
+      desired TEXT NOT NULL,
+      phase TEXT NOT NULL,
+      removed INTEGER NOT NULL DEFAULT 0,
+      provider TEXT NOT NULL,
+      resource_id TEXT NOT NULL DEFAULT '',
+      endpoints_json TEXT NOT NULL DEFAULT '[]',
+      spec_json TEXT NOT NULL,
+      error_code TEXT NOT NULL DEFAULT '',
+      error_message TEXT NOT NULL DEFAULT '',
+      attempts INTEGER NOT NULL DEFAULT 0,
+      ready_at INTEGER NOT NULL DEFAULT 0,
+      updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX labs_by_cohort ON labs(cohort, lab_id);
+
+    -- The journal outlives labs (history), so no foreign key to labs.
+    CREATE TABLE operations(
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      lab_id TEXT NOT NULL,
+      action TEXT NOT NULL,
+      detail TEXT NOT NULL,
+      status TEXT NOT NULL CHECK(status IN ('pending', 'ok', 'failed')),
+      error_code TEXT NOT NULL DEFAULT '',
+      error_message TEXT NOT NULL DEFAULT '',
+      started_at INTEGER NOT NULL,
+      finished_at INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    CREATE INDEX operations_by_lab ON operations(lab_id, id);
+    CREATE INDEX operations_pending ON operations(id) WHERE status = 'pending';
+
+    CREATE TABLE credentials(
+      cohort TEXT NOT NULL REFERENCES cohorts(name) ON DELETE CASCADE,
+      trainee TEXT NOT NULL,
+      user TEXT NOT NULL,
+      password_blob BLOB NOT NULL,
+      password_hash TEXT NOT NULL,
+      private_key_blob BLOB NOT NULL,
+      public_key TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      PRIMARY KEY(cohort, trainee)
+    ) STRICT;
+
+    CREATE TABLE audit(
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      at INTEGER NOT NULL,
+      actor TEXT NOT NULL,
+      action TEXT NOT NULL,
+      subject TEXT NOT NULL,
+      detail TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX audit_by_subject ON audit(subject, id);
+  )sql");
+}
+
+const std::array<std::function<Status(Db&)>, Store::kSchemaVersion> kMigrations = {migrateTo1};
+
+Status migrate(Db& db) {
+  for (int target = 1; target <= Store::kSchemaVersion; ++target) {
+    auto tx = Tx::begin(db, Tx::Kind::kWrite);
+    if (!tx) return tx.status();
+    // Read again inside the write lock: another process may have migrated.
+    auto version = db.queryInt("PRAGMA user_version");
+    if (!version) return version.status();
+    if (*version >= target) continue;
+    Status s = kMigrations[static_cast<size_t>(target - 1)](db);
+    if (!s) return s.withContext("migrating the state schema to version " + std::to_string(target));
+    s = db.exec(("PRAGMA user_version = " + std::to_string(target)).c_str());
+    if (!s) return s;
+    s = tx->commit();
+    if (!s) return s;
+  }
+  return Status::ok();
+}
+
+uint32_t be32(const unsigned char* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+Status notModified(const fs::path& file, const std::string& problem) {
+  return internalError("state database " + file.string() + " " + problem +
+                       "; darasa did not modify it. Restore it from a backup, or move it away to "
+                       "start with an empty state");
+}
+
+// Cheap checks before SQLite touches the file: SQLite would report a
+// truncated file only when a missing page is read, maybe in the middle of
+// some later command.
+Status checkHeader(const fs::path& file) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == EACCES) return deniedError("cannot read state database " + file.string() + ": " + std::strerror(errno));
+    return internalError("cannot read state database " + file.string() + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  unsigned char h[100];
+  ssize_t n = (::fstat(fd, &st) == 0) ? ::pread(fd, h, sizeof h, 0) : -1;
+  ::close(fd);
+  if (n < 0) return internalError("cannot read state database " + file.string() + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return invalidError("state database " + file.string() + " is not a regular file");
+  if (st.st_size == 0) return Status::ok();  // a database not written yet
+  if (n < static_cast<ssize_t>(sizeof h) || std::memcmp(h, "SQLite format 3", 16) != 0)
+    return notModified(file, "is not an SQLite database (damaged or some other file)");
+  uint32_t pageSize = (uint32_t{h[16]} << 8) | h[17];
+  if (pageSize == 1) pageSize = 65536;
+  if (pageSize < 512 || (pageSize & (pageSize - 1)) != 0)
+    return notModified(file, "has a damaged header (page size " + std::to_string(pageSize) + ")");
+  uint32_t changeCounter = be32(h + 24), pages = be32(h + 28), validFor = be32(h + 92);
+  std::error_code ec;
+  auto walSize = fs::file_size(fs::path(file.string() + "-wal"), ec);
+  if (ec) walSize = 0;
+  // The in-header size is trusted only when written by a recent SQLite
+  // (validFor == changeCounter); with a WAL left behind, the WAL may still
+  // hold pages that a checkpoint has not copied in, so do not judge then.
+  uint64_t expected = uint64_t{pageSize} * pages;
+  if (pages > 0 && changeCounter == validFor && walSize == 0 && static_cast<uint64_t>(st.st_size) < expected)
+    return notModified(file, "is truncated (" + std::to_string(st.st_size) + " bytes, its header says " +
+                                 std::to_string(expected) + ")");
+  return Status::ok();
+}
+
+bool hasData(const fs::path& file) {
+  std::error_code ec;
+  auto size = fs::file_size(file, ec);
+  if (!ec && size > 0) return true;
+  auto wal = fs::file_size(fs::path(file.string() + "-wal"), ec);
+  return !ec && wal > 0;
+}
+
+Status makeStateDir(const fs::path& dir) {
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) return Status::ok();
+  if (!dir.parent_path().empty()) fs::create_directories(dir.parent_path(), ec);
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return deniedError("cannot create state directory " + dir.string() + ": " + std::strerror(errno));
+  if (!fs::is_directory(dir, ec)) return invalidError("state path " + dir.string() + " is not a directory");
+  return Status::ok();
+}
+
+// Created by us with 0600 before SQLite opens it: the database holds
+// personal data and password hashes (SQLite gives -wal/-shm the same mode).
+Status createPrivateFile(const fs::path& file) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return Status::ok();  // made by a concurrent darasa
+    return deniedError("cannot create state database " + file.string() + ": " + std::strerror(errno));
+  }
+  ::fchmod(fd, 0600);
+  ::close(fd);
+  return Status::ok();
+}
+
+}  // namespace
+
+// ---- open
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+const fs::path& Store::dir() const { return impl_->dir; }
+fs::path Store::databaseFile() const { return impl_->dir / "darasa.db"; }
+fs::path Store::keyFile() const { return impl_->dir / "vault.key"; }
+
+Result<std::unique_ptr<Store>> Store::open(const fs::path& dir, OpenMode mode, const Clock& clock) {
+  const fs::path file = dir / "darasa.db";
+  std::error_code ec;
+  const bool exists = fs::exists(file, ec);
+  if (mode == OpenMode::kMustExist) {
+    if (!exists || !hasData(file))
+      return notFoundError("no darasa state in " + dir.string() + " (run `darasa apply` first, or pass --state)");
+  } else {
+    Status s = makeStateDir(dir);
+    if (!s) return s;
+    if (!exists) {
+      s = createPrivateFile(file);
+      if (!s) return s;
+    }
+  }
+  Status s = checkHeader(file);
+  if (!s) return s;
+
+  auto db = Db::open(file, SQLITE_OPEN_READWRITE);
+  if (!db) return db.status();
+  sqlite3_busy_timeout(db->handle(), kBusyTimeoutMs);
+
+  // Only reads until the version is known to be ours: a database from a
+  // newer darasa, or not darasa's, is left exactly as it is.
+  auto version = db->queryInt("PRAGMA user_version");
+  if (!version) return version.status();
+  if (*version > kSchemaVersion)
+    return notSupportedError("state database " + file.string() + " has schema version " +
+                             std::to_string(*version) + ", newer than this darasa knows (" +
+                             std::to_string(kSchemaVersion) +
+                             "); use a newer darasa. The database was not modified");
+  if (*version == 0) {
+    auto tables = db->queryInt("SELECT count(*) FROM sqlite_schema WHERE type = 'table'");
+    if (!tables) return tables.status();
+    if (*tables > 0)
+      return invalidError("state database " + file.string() +
+                          " is an SQLite database of some other program (it has tables but no darasa "
+                          "schema); darasa did not modify it");
+  }
+
+  {
+    auto stmt = db->prepare("PRAGMA journal_mode = WAL");
+    if (!stmt) return stmt.status();
+    auto row = stmt->step();
+    if (!row) return row.status();
+    std::string journal = *row ? stmt->text(0) : "";
+    if (journal != "wal")
+      return internalError("state database " + file.string() + " cannot use write-ahead logging (journal mode \"" +
+                           journal + "\"); is it on a network filesystem?");
+  }
+  // FULL: a committed journal intent must survive a power cut, not only a crash.
+  s = db->exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;");
+  if (!s) return s;
+  if (*version < kSchemaVersion) {
+    s = migrate(*db);
+    if (!s) return s;
+  }
+  auto impl = std::make_unique<Impl>(dir, clock, std::move(*db));
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+// ---- templates
+
+Result<bool> Store::putTemplate(const TemplateRecord& record) {
+  if (record.name.empty()) return invalidError("a template needs a name");
+  std::lock_guard lock(impl_->mu);
+  Db& db = impl_->db;
+  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  if (!tx) return tx.status();
+  auto cur = db.prepare("SELECT hash, json FROM templates WHERE name = ?");
+  if (!cur) return cur.status();
+  cur->bind(1, record.name);
+  auto row = cur->step();
+  if (!row) return row.status();
+  if (*row && cur->text(0) == record.hash && cur->text(1) == record.json) return false;
+  auto put = db.prepare(
+      "INSERT INTO templates(name, json, hash, source_file, applied_at) VALUES(?, ?, ?, ?, ?) "
+      "ON CONFLICT(name) DO UPDATE SET json = excluded.json, hash = excluded.hash, "
+      "source_file = excluded.source_file, applied_at = excluded.applied_at");
+  if (!put) return put.status();
+  put->bind(1, record.name).bind(2, record.json).bind(3, record.hash).bind(4, record.sourceFile).bind(5, impl_->now());
+  Status s = put->run();
+  if (!s) return s;
+  s = tx->commit();
+  if (!s) return s;
+  return true;
+}
+
+namespace {
+TemplateRecord readTemplate(const sqlite::Stmt& st) {
+  return TemplateRecord{st.text(0), st.text(1), st.text(2), st.text(3), st.int64(4)};
+}
+}  // namespace
+
+Result<TemplateRecord> Store::getTemplate(const std::string& name) {
+  std::lock_guard lock(impl_->mu);
+  Db& db = impl_->db;
+  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  if (!tx) return tx.status();
+  auto st = db.prepare("SELECT name, json, hash, source_file, applied_at FROM templates WHERE name = ?");
+  if (!st) return st.status();
+  st->bind(1, name);
+  auto row = st->step();
+  if (!row) return row.status();
+  if (!*row)
+    return notFoundError("no template \"" + name + "\" in the state (known: " +
+                         joinNames(queryNames(db, "SELECT name FROM templates ORDER BY name")) + ")");
+  return readTemplate(*st);
+}
+
+Result<std::vector<TemplateRecord>> Store::listTemplates() {
+  std::lock_guard lock(impl_->mu);
+  Db& db = impl_->db;
+  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  if (!tx) return tx.status();
+  auto st = db.prepare("SELECT name, json, hash, source_file, applied_at FROM templates ORDER BY name");
+  if (!st) return st.status();
+  std::vector<TemplateRecord> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.status();
+    if (!*row) break;
+    out.push_back(readTemplate(*st));
+  }
+  return out;
+}
+
+// ---- cohorts
+
+namespace {
+
+constexpr const char* kCohortColumns =
+    "name, generation, template_name, snapshot_json, snapshot_hash, spec_json, provider, created_at, updated_at";
+
+CohortRecord readCohort(const sqlite::Stmt& st) {
+  CohortRecord c;
+  c.name = st.text(0);
+  c.generation = st.int64(1);
+  c.templateName = st.text(2);
+  c.snapshotJson = st.text(3);
+  c.snapshotHash = st.text(4);
+  c.specJson = st.text(5);
+  c.provider = st.text(6);
+  c.createdAt = st.int64(7);
+  c.updatedAt = st.int64(8);
+  return c;
+}
+
+Status validateApply(const CohortApply& a) {
+  if (a.name.empty()) return invalidError("a cohort needs a name");
+  std::set<std::string_view> trainees;
+  for (const auto& t : a.trainees) {
+    if (t.id.empty()) return invalidError("cohort " + a.name + ": a trainee has an empty id");
+    if (!trainees.insert(t.id).second)
+      return invalidError("cohort " + a.name + ": trainee id \"" + t.id + "\" appears twice");
+  }
+  std::set<std::string_view> labs;
+  for (const auto& l : a.labs) {
+    if (l.labId.empty()) return invalidError("cohort " + a.name + ": a lab has an empty id");
+    if (!labs.insert(l.labId).second)
+      return invalidError("cohort " + a.name + ": lab id \"" + l.labId + "\" appears twice");
+    if (!trainees.count(l.trainee))
+      return invalidError("cohort " + a.name + ": lab " + l.labId + " is for trainee \"" + l.trainee +
+                          "\", who is not in the roster");
+  }
+  return Status::ok();
+}
+
+struct StoredLab {
+  std::string trainee;
+  std::string specJson;
+  bool removed = false;
+};
+
+struct StoredTrainee {
+  std::string name;
+  std::string email;
+};
+
+// The diff between the stored cohort and `a`, and (write) the writes that
+// make the store match it. Runs inside the caller's transaction.
+Result<ApplyOutcome> applyInTx(Db& db, const CohortApply& a, int64_t now, bool write) {
+  ApplyOutcome out;
+  std::optional<CohortRecord> old;
+  {
+    auto st = db.prepare(std::string("SELECT ") + kCohortColumns + " FROM cohorts WHERE name = ?");
+    if (!st) return st.status();
+    st->bind(1, a.name);
+    auto row = st->step();
+    if (!row) return row.status();
+    if (*row) old = readCohort(*st);
+  }
+  std::unordered_map<std::string, StoredTrainee> oldTrainees;
+  std::unordered_map<std::string, StoredLab> oldLabs;
+  if (old) {
+    auto st = db.prepare("SELECT id, name, email FROM trainees WHERE cohort = ?");
+    if (!st) return st.status();
+    st->bind(1, a.name);
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.status();
+      if (!*row) break;
+      oldTrainees.emplace(st->text(0), StoredTrainee{st->text(1), st->text(2)});
+    }
+    auto labs = db.prepare("SELECT lab_id, trainee, spec_json, removed FROM labs WHERE cohort = ?");
+    if (!labs) return labs.status();
+    labs->bind(1, a.name);
+    for (;;) {
+      auto row = labs->step();
+      if (!row) return row.status();
+      if (!*row) break;
+      oldLabs.emplace(labs->text(0), StoredLab{labs->text(1), labs->text(2), labs->int64(3) != 0});
+    }
+  }
+
+  out.created = !old;
+  if (old) {
+    out.templateChanged = old->templateName != a.templateName || old->snapshotHash != a.snapshotHash ||
+                          old->snapshotJson != a.snapshotJson;
+    out.specChanged = old->specJson != a.cohortSpecJson || old->provider != a.provider;
+  }
+
+  std::set<std::string_view> newTraineeIds;
+  for (const auto& t : a.trainees) {
+    newTraineeIds.insert(t.id);
+    auto it = oldTrainees.find(t.id);
+    if (it == oldTrainees.end())
+      out.addedTrainees.push_back(t.id);
+    else if (it->second.name != t.name || it->second.email != t.email)
+      out.updatedTrainees.push_back(t.id);
+  }
+  for (const auto& [id, t] : oldTrainees)
+    if (!newTraineeIds.count(id)) out.removedTrainees.push_back(id);
+  std::sort(out.removedTrainees.begin(), out.removedTrainees.end());
+
+  // Labs: new ids must not belong to another cohort.
+  std::set<std::string_view> newLabIds;
+  std::vector<const LabApply*> inserts, updates;
+  {
+    auto owner = db.prepare("SELECT cohort FROM labs WHERE lab_id = ?");
+    if (!owner) return owner.status();
+    for (const auto& l : a.labs) {
+      newLabIds.insert(l.labId);
+      auto it = oldLabs.find(l.labId);
+      if (it == oldLabs.end()) {
+        owner->bind(1, l.labId);
+        auto row = owner->step();
+        if (!row) return row.status();
+        if (*row)
+          return conflictError("lab id " + l.labId + " of cohort " + a.name + " is already used by cohort " +
+                               owner->text(0));
+        owner->reset();
+        out.addedLabs.push_back(l.labId);
+        inserts.push_back(&l);
+      } else if (it->second.removed) {
+        out.addedLabs.push_back(l.labId);
+        updates.push_back(&l);
+      } else if (it->second.specJson != l.specJson || it->second.trainee != l.trainee) {
+        out.changedLabs.push_back(l.labId);
+        updates.push_back(&l);
+      }
+    }
+  }
+  for (const auto& [id, lab] : oldLabs)
+    if (!newLabIds.count(id) && !lab.removed) out.removedLabs.push_back(id);
+  std::sort(out.removedLabs.begin(), out.removedLabs.end());
+
+  out.changed = out.created || out.templateChanged || out.specChanged || !out.addedTrainees.empty() ||
+                !out.removedTrainees.empty() || !out.updatedTrainees.empty() || !out.addedLabs.empty() ||
+                !out.changedLabs.empty() || !out.removedLabs.empty();
+  const int64_t oldGeneration = old ? old->generation : 0;
+  out.generation = out.changed ? oldGeneration + 1 : oldGeneration;
+  if (!write || !out.changed) return out;
+
+  // ---- writes
+  {
+    auto st = db.prepare(
+        "INSERT INTO cohorts(name, generation, template_name, snapshot_json, snapshot_hash, spec_json, provider, "
+        "created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) "
+        "ON CONFLICT(name) DO UPDATE SET generation = excluded.generation, template_name = excluded.template_name, "
+        "snapshot_json = excluded.snapshot_json, snapshot_hash = excluded.snapshot_hash, "
+        "spec_json = excluded.spec_json, provider = excluded.provider, updated_at = excluded.updated_at");
+    if (!st) return st.status();
+    st->bind(1, a.name).bind(2, out.generation).bind(3, a.templateName).bind(4, a.snapshotJson);
+    st->bind(5, a.snapshotHash).bind(6, a.cohortSpecJson).bind(7, a.provider).bind(8, now);
+    Status s = st->run();
+    if (!s) return s;
+  }
+  {
+    auto del = db.prepare("DELETE FROM trainees WHERE cohort = ? AND id = ?");
+    if (!del) return del.status();
+    for (const auto& id : out.removedTrainees) {
+      Status s = del->bind(1, a.name).bind(2, id).run();
+      if (!s) return s;
+      del->reset();
+    }
+    auto put = db.prepare(
+        "INSERT INTO trainees(cohort, id, name, email, position) VALUES(?, ?, ?, ?, ?) "
+        "ON CONFLICT(cohort, id) DO UPDATE SET name = excluded.name, email = excluded.email, "
+        "position = excluded.position");
+    if (!put) return put.status();
+    int64_t position = 0;
+    for (const auto& t : a.trainees) {
+      Status s = put->bind(1, a.name).bind(2, t.id).bind(3, t.name).bind(4, t.email).bind(5, position++).run();
+      if (!s) return s;
+      put->reset();
+    }
+  }
+  {
+    auto ins = db.prepare(
+        "INSERT INTO labs(lab_id, cohort, trainee, generation, desired, phase, provider, spec_json, updated_at) "
+        "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!ins) return ins.status();
+    for (const LabApply* l : inserts) {
+      ins->bind(1, l->labId).bind(2, a.name).bind(3, l->trainee).bind(4, out.generation);
+      ins->bind(5, desiredStateName(DesiredState::kAbsent)).bind(6, labPhaseName(LabPhase::kPending));
+      ins->bind(7, a.provider).bind(8, l->specJson).bind(9, now);
+      Status s = ins->run();
+      if (!s) return s;
+      ins->reset();
+    }
+  }
+  {
+    auto up = db.prepare(
+        "UPDATE labs SET trainee = ?, spec_json = ?, generation = ?, provider = ?, removed = 0, updated_at = ? "
+        "WHERE lab_id = ?");
+    if (!up) return up.status();
+    for (const LabApply* l : updates) {
+      Status s = up->bind(1, l->trainee).bind(2, l->specJson).bind(3, out.generation).bind(4, a.provider)
+                     .bind(5, now).bind(6, l->labId).run();
+      if (!s) return s;
+      up->reset();
+    }
+  }
+  {
+    auto rm = db.prepare("UPDATE labs SET desired = ?, removed = 1, updated_at = ? WHERE lab_id = ?");
+    if (!rm) return rm.status();
+    for (const auto& id : out.removedLabs) {
+      Status s = rm->bind(1, desiredStateName(DesiredState::kAbsent)).bind(2, now).bind(3, id).run();
+      if (!s) return s;
+      rm->reset();
+    }
+  }
+  if (old && old->provider != a.provider) {
+    // Labs whose spec did not change still move with the cohort.
+    auto mv = db.prepare("UPDATE labs SET provider = ?, updated_at = ? WHERE cohort = ? AND removed = 0");
+    if (!mv) return mv.status();
+    Status s = mv->bind(1, a.provider).bind(2, now).bind(3, a.name).run();
+    if (!s) return s;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<ApplyOutcome> Store::applyCohort(const CohortApply& apply) {
+  Status v = validateApply(apply);
+  if (!v) return v;
+  std::lock_guard lock(impl_->mu);
+  auto tx = Tx::begin(impl_->db, Tx::Kind::kWrite);
+  if (!tx) return tx.status();
+  auto out = applyInTx(impl_->db, apply, impl_->now(), true);
+  if (!out) return out.status();
+  if (out->changed) {
+    Status s = tx->commit();
+    if (!s) return s;
+  }
+  return out;
+}
+
+Result<ApplyOutcome> Store::previewApply(const CohortApply& apply) {
+  Status v = validateApply(apply);
+  if (!v) return v;
+  std::lock_guard lock(impl_->mu);
+  auto tx = Tx::begin(impl_->db, Tx::Kind::kRead);
+  if (!tx) return tx.status();
+  return applyInTx(impl_->db, apply, impl_->now(), false);
+}
+
+Result<CohortRecord> Store::getCohort(const std::string& name) {
+  std::lock_guard lock(impl_->mu);
+  Db& db = impl_->db;
+  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  if (!tx) return tx.status();
+  auto st = db.prepare(std::string("SELECT ") + kCohortColumns + " FROM cohorts WHERE name = ?");
+  if (!st) return st.status();
+  st->bind(1, name);
+  auto row = st->step();
+  if (!row) return row.status();
+  if (!*row) return requireCohort(db, name);
+  return readCohort(*st);
+}
+
+Result<std::vector<CohortRecord>> Store::listCohorts() {
+  std::lock_guard lock(impl_->mu);
+  Db& db = impl_->db;
+  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  if (!tx) return tx.status();
+  auto st = db.prepare(std::string("SELECT ") + kCohortColumns + " FROM cohorts ORDER BY name");
+  if (!st) return st.status();
+  std::vector<CohortRecord> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.status();
+    if (!*row) break;
+    out.push_back(readCohort(*st));
+  }
+  return out;
+}
+
+Status Store::deleteCohort(const std::string& name) {
+  std::lock_guard lock(impl_->mu);
+  Db& db = impl_->db;
+  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  if (!tx) return tx.status();
+  Status s = requireCohort(db, name);
+  if (!s) return s;
+  // Gone = destroyed, or never made (pending, no resource, no call in flight).
+  auto st = db.prepare(
+      "SELECT lab_id FROM labs l WHERE cohort = ? AND NOT (phase = 'destroyed' OR (phase = 'pending' AND "
+      "resource_id = '' AND NOT EXISTS (SELECT 1 FROM operations o WHERE o.status = 'pending' AND "
+      "o.lab_id = l.lab_id))) ORDER BY lab_id");
+  if (!st) return st.status();
+  st->bind(1, name);
+  std::vector<std::string> live;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.status();
+    if (!*row) break;
+    live.push_back(st->text(0));
+  }
+  if (!live.empty())
+    return conflictError("cohort " + name + " still has " + std::to_string(live.size()) +
+                         " lab(s) that are not destroyed (" + joinNames(live, 5) + "); run `darasa down " +
+                         name + "` first");
+  for (const char* sql : {"DELETE FROM labs WHERE cohort = ?", "DELETE FROM credentials WHERE cohort = ?",
+                          "DELETE FROM trainees WHERE cohort = ?", "DELETE FROM cohorts WHERE name = ?"}) {
+    auto del = db.prepare(sql);
+    if (!del) return del.status();
+    s = del->bind(1, name).run();
+    if (!s) return s;
+  }
+  return tx->commit();
+}
+
+Result<std::vector<Trainee>> Store::listTrainees(const std::string& cohort) {
+  std::lock_guard lock(impl_->mu);
+  Db& db = impl_->db;
+  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  if (!tx) return tx.status();
+  Status s = requireCohort(db, cohort);
+  if (!s) return s;
+  auto st = db.prepare("SELECT id, name, email FROM trainees WHERE cohort = ? ORDER BY position");
+  if (!st) return st.status();
+  st->bind(1, cohort);
+  std::vector<Trainee> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.status();
+    if (!*row) break;
+    out.push_back(Trainee{st->text(0), st->text(1), st->text(2)});
+  }
+  return out;
+}
+
+}  // namespace darasa

@@ -1,0 +1,358 @@
+// Store: labs and the operations journal.
+#include <set>
+
+#include "provisioner/store.h"
+#include "sqlite_store_impl.h"
+
+namespace darasa {
+using sqlite::Db;
+using sqlite::Tx;
+
+namespace store_detail {
+
+const char* const kLabColumns =
+    "lab_id, cohort, trainee, generation, observed_generation, desired, phase, removed, provider, resource_id, "
+    "endpoints_json, spec_json, error_code, error_message, attempts, ready_at, updated_at";
+
+LabRecord readLab(const sqlite::Stmt& st) {
+  LabRecord l;
+  l.labId = st.text(0);
+  l.cohort = st.text(1);
+  l.trainee = st.text(2);
+  l.generation = st.int64(3);
+  l.observedGeneration = st.int64(4);
+  // Only this file writes these columns, with the model's own names.
+  l.desired = desiredStateFromName(st.text(5)).value_or(DesiredState::kAbsent);
+  l.phase = labPhaseFromName(st.text(6)).value_or(LabPhase::kFailed);
+  l.removed = st.int64(7) != 0;
+  l.provider = st.text(8);
+  l.resourceId = st.text(9);
+  l.endpointsJson = st.text(10);
+  l.specJson = st.text(11);
+  l.lastError = statusFrom(st.text(12), st.text(13));
+  l.attempts = static_cast<int>(st.int64(14));
+  l.readyAt = st.int64(15);
+  l.updatedAt = st.int64(16);
+  return l;
+}
+
+}  // namespace store_detail
+
+using namespace store_detail;
+
+namespace {
+
+Status labNotFound(const std::string& labId) { return notFoundError("no lab \"" + labId + "\" in the state"); }
+
+// Runs an UPDATE of one lab (binding 1 is always updated_at, the last one the
+// lab id) inside its own write transaction; kNotFound when no row matched.
+template <typename BindFn>
+Status updateLab(Store::Impl& impl, const std::string& labId, std::string_view sql, BindFn bindRest) {
+  std::lock_guard lock(impl.mu);
+  Db& db = impl.db;
+  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  if (!tx) return tx.status();
+  auto st = db.prepare(sql);
+  if (!st) return st.status();
+  st->bind(1, impl.now());
+  int last = bindRest(*st);
+  st->bind(last + 1, labId);
+  Status s = st->run();
+  if (!s) return s;
+  if (db.changes() == 0) return labNotFound(labId);
+  return tx->commit();
+}
+
+}  // namespace
+
+Result<std::vector<LabRecord>> Store::listLabs(const std::string& cohort) {
+  std::lock_guard lock(impl_->mu);
+  Db& db = impl_->db;
+  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  if (!tx) return tx.status();
+  std::vector<LabRecord> out;
+  std::string sql = std::string("SELECT ") + kLabColumns + " FROM labs ";
+  if (!cohort.empty()) {
+    Status s = requireCohort(db, cohort);
+    if (!s) return s;
+    sql += "WHERE cohort = ? ";
+  }
+  sql += "ORDER BY cohort, lab_id";
+  auto st = db.prepare(sql);
+  if (!st) return st.status();
+  if (!cohort.empty()) st->bind(1, cohort);
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.status();
+    if (!*row) break;
+    out.push_back(readLab(*st));
+  }
+  return out;
+}
+
+Result<LabRecord> Store::getLab(const std::string& labId) {
+  std::lock_guard lock(impl_->mu);
+  Db& db = impl_->db;
+  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  if (!tx) return tx.status();
+  auto st = db.prepare(std::string("SELECT ") + kLabColumns + " FROM labs WHERE lab_id = ?");
+  if (!st) return st.status();
+  st->bind(1, labId);
+  auto row = st->step();
+  if (!row) return row.status();
+  if (!*row) return labNotFound(labId);
+  return readLab(*st);
+}
+
+Result<std::vector<std::string>> Store::labIdsOfCohort(const std::string& cohort) {
+  std::lock_guard lock(impl_->mu);
+  Db& db = impl_->db;
+  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  if (!tx) return tx.status();
+  Status s = requireCohort(db, cohort);
+  if (!s) return s;
+  auto st = db.prepare("SELECT lab_id FROM labs WHERE cohort = ? ORDER BY lab_id");
+  if (!st) return st.status();
+  st->bind(1, cohort);
+  std::vector<std::string> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.status();
+    if (!*row) break;
+    out.push_back(st->text(0));
+  }
+  return out;
+}
+
+Status Store::setDesired(const std::vector<std::string>& labIds, DesiredState desired) {
+  std::lock_guard lock(impl_->mu);
+  Db& db = impl_->db;
+  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  if (!tx) return tx.status();
+  auto check = db.prepare("SELECT removed FROM labs WHERE lab_id = ?");
+  if (!check) return check.status();
+  auto st = db.prepare("UPDATE labs SET desired = ?, updated_at = ? WHERE lab_id = ? AND desired <> ?1");
+  if (!st) return st.status();
+  const char* name = desiredStateName(desired);
+  const int64_t now = impl_->now();
+  for (const auto& id : labIds) {
+    check->bind(1, id);
+    auto row = check->step();
+    if (!row) return row.status();
+    if (!*row) return labNotFound(id);
+    if (check->int64(0) != 0 && desired != DesiredState::kAbsent)
+      return conflictError("lab " + id + " was removed from its cohort by an apply; it can only be destroyed");
+    check->reset();
+    Status s = st->bind(1, name).bind(2, now).bind(3, id).run();
+    if (!s) return s;
+    st->reset();
+  }
+  return tx->commit();
+}
+
+Status Store::recordObserved(const std::string& labId, LabPhase phase, const std::string& resourceId,
+                             const std::string& endpointsJson, int64_t generation) {
+  return updateLab(*impl_, labId,
+                   "UPDATE labs SET updated_at = ?, phase = ?, resource_id = ?, endpoints_json = ?, "
+                   "observed_generation = ? WHERE lab_id = ?",
+                   [&](sqlite::Stmt& st) {
+                     st.bind(2, labPhaseName(phase)).bind(3, resourceId);
+                     st.bind(4, endpointsJson.empty() ? std::string("[]") : endpointsJson).bind(5, generation);
+                     return 5;
+                   });
+}
+
+Status Store::recordError(const std::string& labId, const Status& error) {
+  if (error.isOk()) return invalidError("recordError(" + labId + ") with an ok status");
+  return updateLab(*impl_, labId,
+                   "UPDATE labs SET updated_at = ?, error_code = ?, error_message = ?, attempts = attempts + 1 "
+                   "WHERE lab_id = ?",
+                   [&](sqlite::Stmt& st) {
+                     st.bind(2, codeName(error.code())).bind(3, error.message());
+                     return 3;
+                   });
+}
+
+Status Store::clearError(const std::string& labId) {
+  return updateLab(*impl_, labId,
+                   "UPDATE labs SET updated_at = ?, error_code = '', error_message = '', attempts = 0 "
+                   "WHERE lab_id = ?",
+                   [](sqlite::Stmt&) { return 1; });
+}
+
+Status Store::markReady(const std::string& labId, Clock::TimePoint at) {
+  return updateLab(*impl_, labId,
+                   "UPDATE labs SET updated_at = ?, phase = 'ready', ready_at = ?, error_code = '', "
+                   "error_message = '', attempts = 0 WHERE lab_id = ?",
+                   [&](sqlite::Stmt& st) {
+                     st.bind(2, toUnixSeconds(at));
+                     return 2;
+                   });
+}
+
+Status Store::markDestroyed(const std::string& labId) {
+  return updateLab(*impl_, labId,
+                   "UPDATE labs SET updated_at = ?, phase = 'destroyed', resource_id = '', endpoints_json = '[]', "
+                   "observed_generation = 0, ready_at = 0 WHERE lab_id = ?",
+                   [](sqlite::Stmt&) { return 1; });
+}
+
+Status Store::forgetLab(const std::string& labId) {
+  std::lock_guard lock(impl_->mu);
+  Db& db = impl_->db;
+  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  if (!tx) return tx.status();
+  auto st = db.prepare(
+      "SELECT cohort, trainee, phase, resource_id, EXISTS (SELECT 1 FROM operations o WHERE o.status = 'pending' "
+      "AND o.lab_id = l.lab_id) FROM labs l WHERE lab_id = ?");
+  if (!st) return st.status();
+  st->bind(1, labId);
+  auto row = st->step();
+  if (!row) return row.status();
+  if (!*row) return labNotFound(labId);
+  const std::string cohort = st->text(0), trainee = st->text(1), phase = st->text(2);
+  const bool gone = phase == labPhaseName(LabPhase::kDestroyed) ||
+                    (phase == labPhaseName(LabPhase::kPending) && st->text(3).empty() && st->int64(4) == 0);
+  st->reset();
+  if (!gone)
+    return conflictError("lab " + labId + " is " + phase + ", not destroyed; destroy it before forgetting it");
+  {
+    auto del = db.prepare("DELETE FROM labs WHERE lab_id = ?");
+    if (!del) return del.status();
+    Status s = del->bind(1, labId).run();
+    if (!s) return s;
+  }
+  // The trainee's credentials were for this lab; if the trainee has no other
+  // lab in the cohort they are of no more use.
+  auto other = db.prepare("SELECT 1 FROM labs WHERE cohort = ? AND trainee = ?");
+  if (!other) return other.status();
+  other->bind(1, cohort).bind(2, trainee);
+  auto more = other->step();
+  if (!more) return more.status();
+  if (!*more) {
+    auto del = db.prepare("DELETE FROM credentials WHERE cohort = ? AND trainee = ?");
+    if (!del) return del.status();
+    Status s = del->bind(1, cohort).bind(2, trainee).run();
+    if (!s) return s;
+  }
+  return tx->commit();
+}
+
+// ---- operations journal
+
+const char* operationStatusName(OperationStatus s) {
+  switch (s) {
+    case OperationStatus::kPending: return "pending";
+    case OperationStatus::kOk: return "ok";
+    case OperationStatus::kFailed: return "failed";
+  }
+  return "failed";
+}
+
+namespace {
+
+constexpr const char* kOperationColumns =
+    "id, lab_id, action, detail, status, error_code, error_message, started_at, finished_at";
+
+OperationRecord readOperation(const sqlite::Stmt& st) {
+  OperationRecord o;
+  o.id = st.int64(0);
+  o.labId = st.text(1);
+  o.action = st.text(2);
+  o.detail = st.text(3);
+  std::string status = st.text(4);
+  o.status = status == "pending" ? OperationStatus::kPending
+             : status == "ok"    ? OperationStatus::kOk
+                                 : OperationStatus::kFailed;
+  o.error = statusFrom(st.text(5), st.text(6));
+  o.startedAt = st.int64(7);
+  o.finishedAt = st.int64(8);
+  return o;
+}
+
+Result<std::vector<OperationRecord>> readOperations(sqlite::Stmt& st) {
+  std::vector<OperationRecord> out;
+  for (;;) {
+    auto row = st.step();
+    if (!row) return row.status();
+    if (!*row) break;
+    out.push_back(readOperation(st));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<int64_t> Store::beginOperation(const std::string& labId, const std::string& action,
+                                      const std::string& detail) {
+  if (action.empty()) return invalidError("an operation needs an action");
+  std::lock_guard lock(impl_->mu);
+  Db& db = impl_->db;
+  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  if (!tx) return tx.status();
+  auto st = db.prepare("INSERT INTO operations(lab_id, action, detail, status, started_at) VALUES(?, ?, ?, 'pending', ?)");
+  if (!st) return st.status();
+  Status s = st->bind(1, labId).bind(2, action).bind(3, detail).bind(4, impl_->now()).run();
+  if (!s) return s;
+  int64_t id = db.lastInsertRowid();
+  // synchronous = FULL: the intent is on disk once COMMIT returns.
+  s = tx->commit();
+  if (!s) return s;
+  return id;
+}
+
+Status Store::endOperation(int64_t id, const Status& outcome) {
+  std::lock_guard lock(impl_->mu);
+  Db& db = impl_->db;
+  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  if (!tx) return tx.status();
+  auto cur = db.prepare("SELECT status FROM operations WHERE id = ?");
+  if (!cur) return cur.status();
+  cur->bind(1, id);
+  auto row = cur->step();
+  if (!row) return row.status();
+  if (!*row) return notFoundError("no operation " + std::to_string(id) + " in the journal");
+  if (cur->text(0) != "pending")
+    return conflictError("operation " + std::to_string(id) + " has ended already (" + cur->text(0) + ")");
+  cur->reset();
+  auto st = db.prepare(
+      "UPDATE operations SET status = ?, error_code = ?, error_message = ?, finished_at = ? WHERE id = ?");
+  if (!st) return st.status();
+  Status s = st->bind(1, outcome.isOk() ? "ok" : "failed")
+                 .bind(2, codeText(outcome))
+                 .bind(3, outcome.message())
+                 .bind(4, impl_->now())
+                 .bind(5, id)
+                 .run();
+  if (!s) return s;
+  return tx->commit();
+}
+
+Result<std::vector<OperationRecord>> Store::listOperations(const std::string& labId, int limit) {
+  if (limit <= 0) return std::vector<OperationRecord>{};
+  std::lock_guard lock(impl_->mu);
+  Db& db = impl_->db;
+  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  if (!tx) return tx.status();
+  // The newest `limit`, then returned oldest first.
+  std::string sql = std::string("SELECT * FROM (SELECT ") + kOperationColumns + " FROM operations " +
+                    (labId.empty() ? "" : "WHERE lab_id = ?2 ") + "ORDER BY id DESC LIMIT ?1) ORDER BY id";
+  auto st = db.prepare(sql);
+  if (!st) return st.status();
+  st->bind(1, static_cast<int64_t>(limit));
+  if (!labId.empty()) st->bind(2, labId);
+  return readOperations(*st);
+}
+
+Result<std::vector<OperationRecord>> Store::listPendingOperations() {
+  std::lock_guard lock(impl_->mu);
+  Db& db = impl_->db;
+  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  if (!tx) return tx.status();
+  auto st = db.prepare(std::string("SELECT ") + kOperationColumns +
+                       " FROM operations WHERE status = 'pending' ORDER BY id");
+  if (!st) return st.status();
+  return readOperations(*st);
+}
+
+}  // namespace darasa
