@@ -2,19 +2,62 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "commands.h"
+#include "context.h"
 
 namespace darasa::cli {
+
 int run(int argc, char** argv) {
-  CLI::App app{"darasa: lab provisioner for training cohorts", "darasa"};
+  CLI::App app{
+      "darasa provisions one lab per trainee for a training cohort, from declarative files.\n"
+      "Typical use: darasa apply cohort.yaml; darasa up COHORT; darasa creds COHORT; darasa down COHORT",
+      "darasa"};
   app.require_subcommand(1);
-  auto* version = app.add_subcommand("version", "print the version");
-  version->callback([] { std::cout << "darasa " << DARASA_VERSION << "\n"; });
+  app.fallthrough();  // global options may follow the subcommand
+  Globals globals;
+  if (const char* home = std::getenv("DARASA_HOME")) globals.stateDir = home;
+  app.add_option("--state", globals.stateDir,
+                 "state directory (default $DARASA_HOME, else $XDG_DATA_HOME/darasa, else ~/.local/share/darasa)");
+  app.add_option("--templates", globals.templateDirs, "directory to look up templates in (repeatable)");
+  app.add_flag("-v,--verbose", globals.verbose, "more detail: every step, debug logs");
+  app.add_flag("-q,--quiet", globals.quiet, "no progress output and hints");
+  app.footer("Exit status: 0 success, 1 failure while working, 2 invalid input or usage.\n"
+             "Run `darasa COMMAND --help` for a command's options.");
+
+  // Commands read the globals through the context only once parsing is done.
+  Context ctx(Globals{});
+  Context* ctxp = &ctx;
+  int rc = kExitOk;
+  app.parse_complete_callback([&] {
+    *ctxp = Context(globals);
+    spdlog::set_level(globals.verbose ? spdlog::level::debug : spdlog::level::warn);
+  });
+
+  std::string versionOutput = "text";
+  auto* version = app.add_subcommand("version", "Print darasa's version");
+  version->add_option("-o,--output", versionOutput, "text or json")->check(CLI::IsMember({"text", "json"}));
+  version->callback([&] {
+    if (versionOutput == "json")
+      std::cout << nlohmann::json{{"version", DARASA_VERSION}}.dump() << "\n";
+    else
+      std::cout << "darasa " << DARASA_VERSION << "\n";
+  });
+  addFileCommands(app, ctx, &rc);
+  addLabCommands(app, ctx, &rc);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitInvalid;
+  } catch (const std::exception& e) {
+    std::cerr << "darasa: internal error: " << e.what() << "\n";
+    return kExitFailure;
   }
-  return 0;
+  return rc;
 }
+
 }  // namespace darasa::cli

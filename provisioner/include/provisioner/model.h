@@ -23,6 +23,9 @@ inline constexpr const char* kLabelCohort = "darasa.cohort";
 inline constexpr const char* kLabelTrainee = "darasa.trainee";
 inline constexpr const char* kLabelGeneration = "darasa.generation";
 inline constexpr const char* kLabelTemplateHash = "darasa.template-hash";
+// Which darasa state made the resource (a random id per state directory), so
+// that gc of one state never touches the labs of another on a shared engine.
+inline constexpr const char* kLabelState = "darasa.state";
 
 // Resource caps of one lab. 0 means "not set" (no cap).
 struct Resources {

@@ -1,0 +1,15 @@
+// Registration of the darasa subcommands on the CLI11 app. Each add*()
+// adds its commands; a command's callback stores its exit code in *rc.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace darasa::cli {
+class Context;
+
+void addFileCommands(CLI::App& app, Context& ctx, int* rc);  // validate, render, apply
+void addLabCommands(CLI::App& app, Context& ctx, int* rc);   // plan, up, down, status, creds, gc, providers
+
+}  // namespace darasa::cli

@@ -1,0 +1,54 @@
+#include "context.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <iostream>
+
+#include "providers/builtin.h"
+
+namespace darasa::cli {
+
+std::filesystem::path Context::stateDir() const {
+  if (!globals_.stateDir.empty()) return globals_.stateDir;
+  return defaultStateDir();
+}
+
+ProviderRegistry& Context::registry() {
+  if (!registry_) {
+    registry_ = std::make_unique<ProviderRegistry>();
+    registry_->setStateDir(stateDir().string());
+    auto s = providers::registerBuiltinProviders(*registry_);
+    if (!s) std::cerr << "darasa: warning: " << s.message() << "\n";
+  }
+  return *registry_;
+}
+
+Result<std::unique_ptr<Store>> Context::openStore(OpenMode mode) const { return Store::open(stateDir(), mode); }
+
+std::string Context::actor() const {
+  const char* user = std::getenv("USER");
+  if (!user || !*user) {
+    if (passwd* pw = getpwuid(getuid())) user = pw->pw_name;
+  }
+  return std::string("cli:") + (user && *user ? user : std::to_string(getuid()));
+}
+
+int exitCodeFor(const Status& status) {
+  switch (status.code()) {
+    case Code::kOk: return kExitOk;
+    case Code::kInvalid:
+    case Code::kNotFound: return kExitInvalid;
+    default: return kExitFailure;
+  }
+}
+
+int fail(const Status& status) {
+  std::cerr << "darasa: error: " << status.message() << "\n";
+  return exitCodeFor(status);
+}
+
+bool stdoutIsTerminal() { return isatty(STDOUT_FILENO) == 1; }
+bool stderrIsTerminal() { return isatty(STDERR_FILENO) == 1; }
+
+}  // namespace darasa::cli

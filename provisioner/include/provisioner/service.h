@@ -1,0 +1,130 @@
+// LabService: the operations the CLI (and later the daemon's API) run on a
+// state — apply a rendered cohort, plan, up, down, status, credentials, gc.
+// It ties the store, the provider registry, the vault and the reconciler
+// together; commands stay thin. Not thread-safe: one command at a time per
+// object (the state lock keeps other processes out).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "provisioner/clock.h"
+#include "provisioner/cohort.h"
+#include "provisioner/events.h"
+#include "provisioner/planner.h"
+#include "provisioner/provider.h"
+#include "provisioner/reconciler.h"
+#include "provisioner/store.h"
+#include "provisioner/vault.h"
+
+namespace darasa {
+
+// The stored spec of a lab: the spec as JSON without its generation (so that
+// an unchanged lab compares equal across applies).
+std::string labSpecForStore(const LabSpec& spec);
+// The spec of a stored lab, stamped with the lab's generation.
+Result<LabSpec> labSpecFromRecord(const LabRecord& lab);
+
+struct ApplyRequest {
+  RenderedCohort rendered;
+  std::vector<TemplateRecord> templates;  // templates to store with it (those given on the command line)
+  bool dryRun = false;                    // say what would change, write nothing
+};
+
+struct ApplyReport {
+  ApplyOutcome outcome;
+  std::vector<std::string> warnings;  // e.g. limits a provider cannot enforce here
+};
+
+struct RunOptions {
+  std::string cohort;
+  std::vector<std::string> trainees;  // empty: every trainee of the cohort
+  int parallelism = 0;                // 0: the provider's own
+  std::chrono::milliseconds callTimeout{120000};
+  int maxAttempts = 5;
+  std::chrono::milliseconds initialBackoff{500};
+  std::chrono::milliseconds probeInterval{250};
+  EventSink* events = nullptr;
+  // Set (e.g. by SIGINT) to stop starting work and return promptly.
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+struct RunReport {
+  ReconcileReport reconcile;
+  int labs = 0;   // labs acted on (the selection)
+  int ready = 0;  // of those, ready at the end (up) / destroyed at the end (down)
+};
+
+struct LabStatus {
+  LabRecord lab;
+  Trainee trainee;
+  std::vector<Endpoint> endpoints;
+};
+
+struct CredentialView {
+  std::string cohort;
+  Trainee trainee;
+  std::string labId;
+  LabPhase phase = LabPhase::kPending;
+  std::vector<Endpoint> endpoints;
+  bool issued = false;  // false: the lab was never provisioned, nothing to hand out
+  CredentialSet credentials;
+};
+
+struct GcItem {
+  std::string provider;
+  ObservedLab lab;
+  std::string reason;  // why it is an orphan
+  Status result;       // of the destroy (ok in a dry run)
+};
+
+class LabService {
+ public:
+  LabService(Store& store, ProviderRegistry& providers, Clock& clock, std::string actor);
+
+  // Checks the rendered labs with their provider (validate), then stores the
+  // templates and the cohort in one go. Nothing is written when anything is
+  // wrong (kInvalid with the provider's message) or when dryRun.
+  Result<ApplyReport> apply(const ApplyRequest& request);
+
+  // The actions `up` (wanted = running) or `down` (wanted = absent) would run
+  // now for the selection, from what the provider reports.
+  Result<std::vector<Action>> plan(const RunOptions& options, DesiredState wanted);
+
+  // Wants the selected labs running and reconciles until they are ready (or failed).
+  Result<RunReport> up(const RunOptions& options);
+  // Wants the selected labs absent and reconciles until they are destroyed;
+  // labs of trainees removed from the roster are forgotten once destroyed.
+  Result<RunReport> down(const RunOptions& options);
+
+  // Labs of a cohort ("" = all cohorts) as the store knows them.
+  Result<std::vector<LabStatus>> status(const std::string& cohort);
+
+  // The credentials of the selected trainees (every read is audited).
+  Result<std::vector<CredentialView>> credentials(const std::string& cohort,
+                                                  const std::vector<std::string>& trainees);
+
+  // Labelled resources of this state that the store does not know (or knows
+  // as destroyed/removed), on every usable provider; destroyed unless dryRun.
+  Result<std::vector<GcItem>> gc(bool dryRun, std::chrono::milliseconds callTimeout);
+
+  // The selector for everything this state made / one cohort of it.
+  LabelSelector stateSelector() const;
+  LabelSelector cohortSelector(const std::string& cohort) const;
+
+ private:
+  struct Selection;
+  Result<Selection> select(const RunOptions& options);
+  static Result<std::vector<PlannedLab>> plannedLabs(const Selection& sel, DesiredState wanted);
+  Result<RunReport> reconcile(const RunOptions& options, DesiredState wanted);
+  Result<LabCredentials> credentialsFor(const LabSpec& spec);
+
+  Store& store_;
+  ProviderRegistry& providers_;
+  Clock& clock_;
+  std::string actor_;
+};
+
+}  // namespace darasa
