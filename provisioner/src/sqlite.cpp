@@ -158,9 +158,23 @@ Result<int64_t> Db::queryInt(std::string_view sql) {
 // ---- Tx
 
 Result<Tx> Tx::begin(Db& db, Kind kind) {
-  Status s = db.exec(kind == Kind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN");
-  if (!s) return s;
-  return Tx(&db);
+  const bool durable = kind == Kind::kDurableWrite;
+  // synchronous cannot change inside a transaction: set it before BEGIN.
+  if (durable) {
+    Status s = db.exec("PRAGMA synchronous = FULL");
+    if (!s) return s;
+  }
+  Status s = db.exec(kind == Kind::kRead ? "BEGIN" : "BEGIN IMMEDIATE");
+  if (!s) {
+    if (durable) (void)db.exec("PRAGMA synchronous = NORMAL");
+    return s;
+  }
+  return Tx(&db, durable);
+}
+
+void Tx::restoreSync() {
+  if (durable_) (void)db_->exec("PRAGMA synchronous = NORMAL");
+  durable_ = false;
 }
 
 Tx::~Tx() {
@@ -169,11 +183,15 @@ Tx::~Tx() {
     // roll back when the connection closes.
     (void)db_->exec("ROLLBACK");
   }
+  restoreSync();
 }
 
 Status Tx::commit() {
   Status s = db_->exec("COMMIT");
-  if (s) open_ = false;
+  if (s) {
+    open_ = false;
+    restoreSync();
+  }
   return s;
 }
 

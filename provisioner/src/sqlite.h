@@ -95,20 +95,30 @@ Status statusFromCode(int rc, const std::filesystem::path& file, std::string_vie
 // BEGIN (kRead) or BEGIN IMMEDIATE (kWrite: takes the write lock up front so
 // that a writer never has to upgrade a read snapshot, which SQLite cannot
 // wait for). Rolls back on destruction unless committed.
+// The connection runs with synchronous = NORMAL: in WAL mode a commit then
+// survives a crash of the process but maybe not a power cut. kDurableWrite
+// commits with synchronous = FULL (the WAL is fsynced before COMMIT returns,
+// and with it every earlier commit), for what must never be lost: intents,
+// applies, credentials, audit rows.
 class Tx {
  public:
-  enum class Kind { kRead, kWrite };
+  enum class Kind { kRead, kWrite, kDurableWrite };
   static Result<Tx> begin(Db& db, Kind kind);
-  Tx(Tx&& o) noexcept : db_(o.db_), open_(o.open_) { o.open_ = false; }
+  Tx(Tx&& o) noexcept : db_(o.db_), open_(o.open_), durable_(o.durable_) {
+    o.open_ = false;
+    o.durable_ = false;
+  }
   Tx& operator=(Tx&&) = delete;
   Tx(const Tx&) = delete;
   ~Tx();
   Status commit();
 
  private:
-  explicit Tx(Db* db) : db_(db), open_(true) {}
+  Tx(Db* db, bool durable) : db_(db), open_(true), durable_(durable) {}
+  void restoreSync();
   Db* db_;
   bool open_;
+  bool durable_;
 };
 
 }  // namespace darasa::sqlite

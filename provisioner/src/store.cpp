@@ -191,7 +191,7 @@ const std::array<std::function<Status(Db&)>, Store::kSchemaVersion> kMigrations 
 
 Status migrate(Db& db) {
   for (int target = 1; target <= Store::kSchemaVersion; ++target) {
-    auto tx = Tx::begin(db, Tx::Kind::kWrite);
+    auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
     if (!tx) return tx.status();
     // Read again inside the write lock: another process may have migrated.
     auto version = db.queryInt("PRAGMA user_version");
@@ -318,7 +318,11 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& dir, OpenMode mode, c
   sqlite3_busy_timeout(db->handle(), kBusyTimeoutMs);
 
   // Only reads until the version is known to be ours: a database from a
-  // newer darasa, or not darasa's, is left exactly as it is.
+  // newer darasa, or not darasa's, is left exactly as it is. Both reads in
+  // one snapshot, or a concurrent first migration could look like a foreign
+  // schema.
+  auto readTx = Tx::begin(*db, Tx::Kind::kRead);
+  if (!readTx) return readTx.status();
   auto version = db->queryInt("PRAGMA user_version");
   if (!version) return version.status();
   if (*version > kSchemaVersion)
@@ -334,6 +338,8 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& dir, OpenMode mode, c
                           " is an SQLite database of some other program (it has tables but no darasa "
                           "schema); darasa did not modify it");
   }
+  s = readTx->commit();
+  if (!s) return s;
 
   {
     auto stmt = db->prepare("PRAGMA journal_mode = WAL");
@@ -345,8 +351,9 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& dir, OpenMode mode, c
       return internalError("state database " + file.string() + " cannot use write-ahead logging (journal mode \"" +
                            journal + "\"); is it on a network filesystem?");
   }
-  // FULL: a committed journal intent must survive a power cut, not only a crash.
-  s = db->exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;");
+  // NORMAL: commits survive a crash of the process; what must also survive
+  // a power cut commits with Tx::Kind::kDurableWrite (see sqlite.h).
+  s = db->exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;");
   if (!s) return s;
   if (*version < kSchemaVersion) {
     s = migrate(*db);
@@ -362,7 +369,7 @@ Result<bool> Store::putTemplate(const TemplateRecord& record) {
   if (record.name.empty()) return invalidError("a template needs a name");
   std::lock_guard lock(impl_->mu);
   Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
   if (!tx) return tx.status();
   auto cur = db.prepare("SELECT hash, json FROM templates WHERE name = ?");
   if (!cur) return cur.status();
@@ -654,7 +661,7 @@ Result<ApplyOutcome> Store::applyCohort(const CohortApply& apply) {
   Status v = validateApply(apply);
   if (!v) return v;
   std::lock_guard lock(impl_->mu);
-  auto tx = Tx::begin(impl_->db, Tx::Kind::kWrite);
+  auto tx = Tx::begin(impl_->db, Tx::Kind::kDurableWrite);
   if (!tx) return tx.status();
   auto out = applyInTx(impl_->db, apply, impl_->now(), true);
   if (!out) return out.status();
@@ -708,7 +715,7 @@ Result<std::vector<CohortRecord>> Store::listCohorts() {
 Status Store::deleteCohort(const std::string& name) {
   std::lock_guard lock(impl_->mu);
   Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
   if (!tx) return tx.status();
   Status s = requireCohort(db, name);
   if (!s) return s;

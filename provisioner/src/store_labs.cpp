@@ -127,7 +127,7 @@ Result<std::vector<std::string>> Store::labIdsOfCohort(const std::string& cohort
 Status Store::setDesired(const std::vector<std::string>& labIds, DesiredState desired) {
   std::lock_guard lock(impl_->mu);
   Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
   if (!tx) return tx.status();
   auto check = db.prepare("SELECT removed FROM labs WHERE lab_id = ?");
   if (!check) return check.status();
@@ -288,7 +288,7 @@ Result<int64_t> Store::beginOperation(const std::string& labId, const std::strin
   if (action.empty()) return invalidError("an operation needs an action");
   std::lock_guard lock(impl_->mu);
   Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
   if (!tx) return tx.status();
   auto st = db.prepare("INSERT INTO operations(lab_id, action, detail, status, started_at) VALUES(?, ?, ?, 'pending', ?)");
   if (!st) return st.status();

@@ -47,7 +47,7 @@ Status Store::putCredentials(const std::string& cohort, const std::string& train
                              const CredentialSet& credentials) {
   std::lock_guard lock(impl_->mu);
   Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
   if (!tx) return tx.status();
   Status s = requireCohort(db, cohort);
   if (!s) return s;
@@ -81,7 +81,7 @@ Result<CredentialSet> Store::readCredentials(const std::string& cohort, const st
                                              const std::string& actor) {
   std::lock_guard lock(impl_->mu);
   Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
   if (!tx) return tx.status();
   const int64_t now = impl_->now();
   const std::string subject = subjectOf(cohort, trainee);
@@ -167,7 +167,7 @@ Result<std::vector<CredentialRecord>> Store::listCredentials(const std::string& 
 Status Store::deleteCredentials(const std::string& cohort, const std::string& trainee) {
   std::lock_guard lock(impl_->mu);
   Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
   if (!tx) return tx.status();
   auto st = db.prepare("DELETE FROM credentials WHERE cohort = ? AND trainee = ?");
   if (!st) return st.status();
@@ -183,7 +183,7 @@ Status Store::appendAudit(const std::string& actor, const std::string& action, c
   if (action.empty()) return invalidError("an audit record needs an action");
   std::lock_guard lock(impl_->mu);
   Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
   if (!tx) return tx.status();
   Status s = insertAudit(db, impl_->now(), actor, action, subject, detail);
   if (!s) return s;

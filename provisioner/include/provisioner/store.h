@@ -3,7 +3,10 @@
 // (<state dir>/darasa.db, WAL mode). Thread-safe: one connection behind a
 // mutex, every public method is one transaction. Several processes may open
 // the same state; writers wait for each other (busy timeout), they never fail
-// with "database is locked" in normal use.
+// with "database is locked" in normal use. Durability: intents, applies,
+// desired states, credentials and audit rows are fsynced before the call
+// returns; observations (phase, errors, endpoints) survive a crash of the
+// process but maybe not a power cut (the reconciler observes again anyway).
 #pragma once
 
 #include <chrono>
