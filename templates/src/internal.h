@@ -209,6 +209,7 @@ struct TemplateData {
   Pos extendsPos;  // extends' value (line 0 when absent)
   std::vector<ParamInfo> params;
   Node spec;       // null when missing
+  Pos specKeyPos;  // the "spec" key
   bool structurallyOk = true;  // no errors in the document's own structure
 };
 
@@ -255,8 +256,9 @@ std::string normalizeParameterValue(const ParameterDecl& p, const std::string& v
 // Typed reading of a (substituted) spec: fills the LabSpec's template-derived
 // fields (provider .. providerOptions, labels = spec.labels). knownProviders
 // empty → the provider is not checked.
+// anchor: where a missing field is reported (the "spec" key).
 void readSpec(const Node& spec, const std::string& path, const std::vector<std::string>& knownProviders,
-              Diags& d, LabSpec* out);
+              Diags& d, LabSpec* out, const Pos* anchor = nullptr);
 
 // A resolved template: extends merged, ready for substitution.
 struct ResolvedTemplate {
@@ -264,6 +266,7 @@ struct ResolvedTemplate {
   std::vector<std::string> chain;  // name, its base, the base's base...
   std::vector<ParamInfo> params;   // merged by name, child wins
   Node spec;                       // merged
+  Pos specKeyPos;                  // the named template's "spec" key
   Labels labels;
   std::string description;
 };

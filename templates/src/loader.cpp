@@ -211,13 +211,10 @@ Bundle finish(Parsed parsed, const ValidateOptions& options, const ReadLimits& l
   std::set<std::string> used;
   for (auto& c : cohorts) {
     std::vector<std::string> chain;
-    renderCohortInto(*catalog, c, 1, d, nullptr, &chain);
-    for (const auto& name : chain) used.insert(name);
-    // The roster's trainees are kept; the parameters become the resolved ones.
     RenderedCohort r;
-    std::vector<Diagnostic> scratch;
-    Diags quiet(&scratch);
-    if (renderCohortInto(*catalog, c, 1, quiet, &r, nullptr)) c.spec.parameters = r.cohort.parameters;
+    // The parameters become the resolved ones (cohort values and defaults).
+    if (renderCohortInto(*catalog, c, 1, d, &r, &chain)) c.spec.parameters = r.cohort.parameters;
+    for (const auto& name : chain) used.insert(name);
   }
   // Templates that come from the state or a template dir but were used.
   for (const auto& name : used) {

@@ -95,7 +95,7 @@ void checkTemplate(const detail::Catalog& catalog, const std::string& name, Diag
     if (p.decl.hasDefault) values[p.decl.name] = {normalizeParameterValue(p.decl, p.decl.defaultValue), p.defaultValid, "default"};
   Node spec = substitute(resolved->spec, "spec", resolved->params, values, d);
   LabSpec scratch;
-  if (spec.isMap()) readSpec(spec, "spec", catalog.knownProviders, d, &scratch);
+  if (spec.isMap()) readSpec(spec, "spec", catalog.knownProviders, d, &scratch, &resolved->specKeyPos);
 }
 
 bool renderCohortInto(const detail::Catalog& catalog, const CohortDoc& cohort, int64_t generation, Diags& d,
@@ -162,7 +162,7 @@ bool renderCohortInto(const detail::Catalog& catalog, const CohortDoc& cohort, i
 
   Node spec = substitute(resolved->spec, "spec", resolved->params, values, d);
   LabSpec base;
-  if (spec.isMap()) readSpec(spec, "spec", catalog.knownProviders, d, &base);
+  if (spec.isMap()) readSpec(spec, "spec", catalog.knownProviders, d, &base, &resolved->specKeyPos);
 
   // A trainee has one lab: it cannot ask for more than the trainee may use.
   if (data.quota) {

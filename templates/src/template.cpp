@@ -229,6 +229,7 @@ std::optional<TemplateDoc> parseTemplateDoc(const Node& doc, const SourcePtr& sr
   }
 
   if (const Node* spec = top.require("spec", root.pos)) {
+    data->specKeyPos = root.entry("spec")->keyPos;
     if (expectMap(*spec, "spec", d)) data->spec = *spec;
   }
 
@@ -241,12 +242,12 @@ std::optional<TemplateDoc> parseTemplateDoc(const Node& doc, const SourcePtr& sr
 // ---------------------------------------------------------------- spec
 
 void readSpec(const Node& spec, const std::string& path, const std::vector<std::string>& knownProviders,
-              Diags& d, LabSpec* out) {
+              Diags& d, LabSpec* out, const Pos* anchorPos) {
   Fields f(spec, path, d,
            {"provider", "image", "command", "env", "workdir", "user", "resources", "ports", "access", "readiness",
             "lifetime", "network", "options", "labels"});
   auto P = [&](std::string_view k) { return childPath(path, k); };
-  const Pos& anchor = spec.pos;
+  const Pos& anchor = anchorPos && anchorPos->line > 0 ? *anchorPos : spec.pos;
 
   if (const Node* prov = f.require("provider", anchor)) {
     if (auto s = getString(prov, P("provider"), d)) {
@@ -475,6 +476,7 @@ std::optional<ResolvedTemplate> resolveTemplate(const detail::Catalog& catalog, 
   ResolvedTemplate r;
   r.name = name;
   r.description = start->doc.description;
+  r.specKeyPos = start->doc.data->specKeyPos;
   for (auto* e : chain) r.chain.push_back(e->doc.name);
   // From the root base down to the template itself: later (child) wins.
   for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
