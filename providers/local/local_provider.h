@@ -1,6 +1,48 @@
+// The local provider, darasa's embedded default: every lab is a process tree
+// on this machine in its own bubblewrap sandbox, limited by cgroups, reached
+// through a port on 127.0.0.1 that darasa allocates. Thread-safe (per-lab
+// work is serialised by lock files, so several darasa processes may share
+// one root too).
+//
+// Options (ProviderConfig.options; all optional):
+//   root         where labs live; default <stateDir>/local
+//   labBinary    the darasa-lab helper; default $DARASA_LAB_BINARY, then
+//                darasa-lab next to the running executable, then the one
+//                this build made
+//   bwrap, dropbear, dropbearkey   paths; default: found in PATH
+//   cgroups      auto | off (default auto: limits where the tree is writable)
+//   cgroupParent group the labs' groups go under; default "darasa"
+//   uidBase, uidCount  host uids for sandboxes when darasa runs as root;
+//                default 400000000 and 65536 (one uid per lab)
+//   maxParallel  default 2 x cores, between 4 and 16
+//   etc          extra /etc entries bound read-only into every lab ("vim,gitconfig")
+//   shell        the trainee's login shell; default /bin/bash (or /bin/sh)
+//   stopTimeout  seconds before a stopping lab is killed; default 5
+//
+// Layout under root:
+//   labs/<labId>/lab.json      labels, ownership and how to start it (no secrets),
+//                              written before any of its processes starts
+//   labs/<labId>/run.json      the supervisor's record: pid, ports, ready, exit reason
+//   labs/<labId>/run.lock      held by the live supervisor (liveness without pid races)
+//   labs/<labId>/etc/          passwd (with the password hash), group, hosts, host key, init.json
+//   labs/<labId>/home/         the trainee's writable home (kept across stop/start)
+//   labs/<labId>/lab.log, supervisor.log, activity (mtime = last proxied traffic)
+//   locks/<labId>.lock         serialises create/start/stop/destroy of one lab
+//   uids/<slot> -> <labId>     which sandbox uid belongs to which lab
+//   trash/                     labs being deleted
+//
+// Credentials (LabSpec.credentials): user (else access.user), passwordHash
+// (crypt(3), e.g. "$6$..."; computed from password when only that is given)
+// when access.password, authorizedKey (one OpenSSH public key line) when
+// access.sshKey. The ssh server is dropbear, for the port named "ssh".
 #pragma once
+
 #include <memory>
+
 #include "provisioner/provider.h"
+
 namespace darasa::providers::local {
+
 Result<std::unique_ptr<Provider>> makeLocalProvider(const ProviderConfig& config);
-}
+
+}  // namespace darasa::providers::local

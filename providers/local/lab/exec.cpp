@@ -1,0 +1,164 @@
+// `darasa-lab exec` and `darasa-lab check`.
+//
+// exec --lab-dir D [--] ARGV...: runs ARGV as the trainee inside the running
+// lab D: joins the lab's cgroups, enters the namespaces of the lab's PID 1
+// (network, IPC, UTS, PID, mount, then user — the order root needs; an
+// unprivileged caller enters the user namespace first), forks (a new PID
+// namespace applies to children only) and execs. Exit status is the
+// command's (128+n for a signal); kToolFailure with a "darasa-lab exec:"
+// message on stderr when we could not get in.
+//
+// check --uid U --gid G: starts a trivial sandbox the way a lab starts
+// (same privilege drop, namespaces and base mounts) and runs /bin/true.
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "local/common/cgroups.h"
+#include "local/common/lab_record.h"
+#include "local/common/sys_util.h"
+#include "sandbox.h"
+#include "tool.h"
+
+namespace darasa::providers::local::tool {
+
+namespace {
+
+int toolFail(const char* mode, const std::string& msg) {
+  std::fprintf(stderr, "darasa-lab %s: %s\n", mode, msg.c_str());
+  return kToolFailure;
+}
+
+int waitChild(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return kToolFailure;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return kToolFailure;
+}
+
+}  // namespace
+
+int execMain(const std::vector<std::string>& args) {
+  std::string labDir;
+  std::vector<std::string> argv;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--lab-dir" && i + 1 < args.size()) {
+      labDir = args[++i];
+    } else if (args[i] == "--") {
+      argv.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+      break;
+    } else {
+      argv.assign(args.begin() + static_cast<long>(i), args.end());
+      break;
+    }
+  }
+  if (labDir.empty() || argv.empty()) return toolFail("exec", "usage: exec --lab-dir DIR -- ARGV...");
+  LabPaths paths(labDir);
+  auto rec = readLabRecord(paths);
+  if (!rec) return toolFail("exec", rec.status().message());
+  auto run = readRunRecord(paths);
+  if (!run) return toolFail("exec", "the lab is not running");
+  if (!FileLock::isHeld(paths.runLock()) || run->sandboxPid <= 0 ||
+      !processAlive(run->sandboxPid, run->sandboxStartTime))
+    return toolFail("exec", "the lab is not running");
+
+  const bool privileged = ::geteuid() == 0;
+  if (privileged && !rec->cgroupParent.empty()) {
+    CgroupManager cg = CgroupManager::detect(rec->cgroupParent);
+    if (cg.usable())
+      if (Status st = cg.join(rec->cgroupName, ::getpid()); !st) return toolFail("exec", st.message());
+  }
+  std::string ns = "/proc/" + std::to_string(run->sandboxPid) + "/ns/";
+  const char* order[] = {"net", "ipc", "uts", "pid", "mnt", "user"};
+  const char* unprivOrder[] = {"user", "net", "ipc", "uts", "pid", "mnt"};
+  std::vector<int> fds;
+  // Open them all before entering any: after the mount namespace changes,
+  // /proc is the lab's.
+  for (const char* name : privileged ? order : unprivOrder) {
+    int fd = ::open((ns + name).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return toolFail("exec", "cannot open " + ns + name + ": " + errnoText(errno));
+    fds.push_back(fd);
+  }
+  // The start time check above and these opens race with a lab that just
+  // ended: check again now that we hold the namespaces.
+  if (!processAlive(run->sandboxPid, run->sandboxStartTime)) return toolFail("exec", "the lab is not running");
+  for (size_t i = 0; i < fds.size(); ++i) {
+    const char* name = (privileged ? order : unprivOrder)[i];
+    if (::setns(fds[i], 0) != 0) return toolFail("exec", std::string("setns ") + name + ": " + errnoText(errno));
+    ::close(fds[i]);
+  }
+  if (::setresgid(rec->sandboxGid, rec->sandboxGid, rec->sandboxGid) != 0)
+    return toolFail("exec", "setresgid: " + errnoText(errno));
+  if (::setresuid(rec->sandboxUid, rec->sandboxUid, rec->sandboxUid) != 0)
+    return toolFail("exec", "setresuid: " + errnoText(errno));
+
+  std::vector<std::string> envs = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                   "HOME=" + rec->home, "USER=" + rec->user, "LOGNAME=" + rec->user,
+                                   "LANG=C.UTF-8"};
+  pid_t pid = ::fork();
+  if (pid < 0) return toolFail("exec", "fork: " + errnoText(errno));
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::chdir(rec->home.c_str()) != 0) ::chdir("/");
+    std::vector<char*> a, e;
+    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    for (const auto& s : envs) e.push_back(const_cast<char*>(s.c_str()));
+    e.push_back(nullptr);
+    ::environ = e.data();
+    ::execvpe(a[0], a.data(), e.data());
+    std::fprintf(stderr, "%s: %s\n", a[0], std::strerror(errno));
+    _exit(errno == ENOENT ? 127 : 126);
+  }
+  return waitChild(pid);
+}
+
+int checkMain(const std::vector<std::string>& args) {
+  std::string bwrap = "bwrap";
+  uid_t uid = ::getuid();
+  gid_t gid = ::getgid();
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--bwrap") bwrap = args[++i];
+    else if (args[i] == "--uid") uid = static_cast<uid_t>(std::strtoul(args[++i].c_str(), nullptr, 10));
+    else if (args[i] == "--gid") gid = static_cast<gid_t>(std::strtoul(args[++i].c_str(), nullptr, 10));
+  }
+  SandboxLaunch l;
+  l.bwrap = bwrap;
+  l.privileged = ::geteuid() == 0;
+  l.hostUid = uid;
+  l.hostGid = gid;
+  l.argv = {bwrap, "--unshare-user", "--uid", "1000", "--gid", "1000", "--unshare-pid",
+            "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--as-pid-1"};
+  if (!l.privileged) l.argv.push_back("--unshare-net");
+  appendBaseMounts(&l.argv);
+  l.argv.insert(l.argv.end(), {"--", "/usr/bin/true"});
+  l.env = {"PATH=/usr/bin:/bin"};
+  int errPipe[2];
+  if (::pipe2(errPipe, O_CLOEXEC) != 0) return toolFail("check", "pipe: " + errnoText(errno));
+  l.errorFd = errPipe[1];
+  l.stdoutFd = 2;
+  pid_t pid = ::fork();
+  if (pid < 0) return toolFail("check", "fork: " + errnoText(errno));
+  if (pid == 0) execSandbox(l);
+  ::close(errPipe[1]);
+  std::string err;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(errPipe[0], buf, sizeof buf)) > 0) err.append(buf, static_cast<size_t>(n));
+  int rc = waitChild(pid);
+  if (!err.empty()) return toolFail("check", err);
+  if (rc != 0) return toolFail("check", "a trivial sandbox exited with status " + std::to_string(rc));
+  return 0;
+}
+
+}  // namespace darasa::providers::local::tool
