@@ -82,12 +82,17 @@ echo '<h1>darasa busybox lab</h1>' >"$root/www/index.html"
 tar -C "$root" --numeric-owner --owner=0 --group=0 -cf "$work/rootfs.tar" .
 
 for engine in "${need[@]}"; do
-  "$engine" import \
+  old=$("$engine" image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
+  quiet=()
+  [ "$engine" = podman ] && quiet=(--quiet)
+  "$engine" import "${quiet[@]}" \
     --change 'CMD ["/sbin/darasa-lab-init"]' \
     --change 'EXPOSE 22' \
     --change 'WORKDIR /' \
     --change "LABEL darasa.image-hash=$inputs_hash" \
     --change 'LABEL org.opencontainers.image.description="darasa busybox+dropbear lab"' \
     "$work/rootfs.tar" "$image" >/dev/null
+  # The previous build, now untagged (kept if a container still uses it).
+  [ -z "$old" ] || "$engine" rmi "$old" >/dev/null 2>&1 || true
   echo "built $image ($engine, inputs $inputs_hash)"
 done
