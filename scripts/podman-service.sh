@@ -61,11 +61,16 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
+apt_install() {
+  # A fresh machine may have no package lists yet: update once and retry.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null ||
+    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; }
+}
 if ! command -v podman >/dev/null || ! command -v runc >/dev/null; then
   echo "installing podman and runc..."
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman runc >/dev/null
+  apt_install podman runc
 fi
-command -v curl >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q curl >/dev/null
+command -v curl >/dev/null || apt_install curl
 
 # Our containers.conf, unless an administrator wrote one: then ours goes
 # beside it and only the service uses it (CONTAINERS_CONF).

@@ -22,7 +22,9 @@ busybox=/bin/busybox
 dropbear=/usr/sbin/dropbear
 if [ ! -x "$busybox" ] || [ ! -x "$dropbear" ]; then
   echo "installing busybox-static and dropbear-bin..."
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends busybox-static dropbear-bin >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends busybox-static dropbear-bin >/dev/null ||
+    { apt-get update -q >/dev/null &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends busybox-static dropbear-bin >/dev/null; }
 fi
 if ldd "$busybox" >/dev/null 2>&1; then
   echo "$busybox is not statically linked: apt-get install busybox-static" >&2

@@ -795,8 +795,15 @@ class DockerProvider final : public Provider {
       return observeInspected(*j, deadline);
     }
 
+    // A missing image fails here, before any network is made for the lab.
+    auto image = api_.send(Call("GET", "/images/" + spec.image + "/json"), deadline);
+    if (!image) return image.status().withContext("look up image " + spec.image);
+    if (image->status == 404) return missingImage(spec.image);
+    if (!image->ok()) return engineError(image->status, image->body, "look up image " + spec.image);
+
     const std::string name = containerName(spec.labId);
     std::string id;
+    Status failed;
     {
       // A cohort's network must not be removed between making sure it
       // exists and attaching this lab's container to it.
@@ -808,10 +815,16 @@ class DockerProvider final : public Provider {
       }
       for (int attempt = 0;; ++attempt) {
         auto network = ensureNetwork(spec, deadline);
-        if (!network) return network.status();
+        if (!network) {
+          failed = network.status();
+          break;
+        }
         auto resp = api_.send(
             Call("POST", "/containers/create", {{"name", name}}).withJson(createBody(spec, *network)), deadline);
-        if (!resp) return resp.status().withContext("create container " + name);
+        if (!resp) {
+          failed = resp.status().withContext("create container " + name);
+          break;
+        }
         if (resp->ok()) {
           id = strField(json::parse(resp->body), "Id");
           break;
@@ -820,20 +833,23 @@ class DockerProvider final : public Provider {
         std::string msg = engineMessage(resp->body);
         bool aboutNetwork = msg.find("network") != std::string::npos;
         if (err.code() == Code::kNotFound && aboutNetwork && attempt == 0) continue;  // removed meanwhile
-        if (err.code() == Code::kNotFound && !aboutNetwork) return missingImage(spec.image);
         if (err.code() == Code::kConflict) return adoptByName(name, spec.labId, deadline);
-        return err;
+        failed = err.code() == Code::kNotFound && !aboutNetwork ? missingImage(spec.image) : err;
+        break;
       }
+    }
+    if (!failed.isOk()) {
+      removeLabNetworks(spec.labId, spec.network == NetworkMode::kCohort ? spec.cohort : "",
+                        Deadline::after(std::chrono::seconds(15)));
+      return failed;
     }
     logger()->info("docker: created {} for lab {}", id.substr(0, 12), spec.labId);
 
     // Until it has started, a failure leaves nothing half made behind.
     auto undo = [&](Status why) -> Status {
       auto cleanup = Deadline::after(std::chrono::seconds(15));
-      (void)api_.send(Call("DELETE", "/containers/" + id, {{"force", "true"}, {"v", "true"}}),
-                      cleanup);
-      if (spec.network == NetworkMode::kIsolated)
-        (void)removeNetwork(labNetworkName(spec.labId), kLabelLab, spec.labId, cleanup);
+      (void)api_.send(Call("DELETE", "/containers/" + id, {{"force", "true"}, {"v", "true"}}), cleanup);
+      removeLabNetworks(spec.labId, spec.network == NetworkMode::kCohort ? spec.cohort : "", cleanup);
       return why;
     };
     if (opts_.credentials == CredentialMode::kFiles) {
@@ -920,15 +936,26 @@ class DockerProvider final : public Provider {
     }
     // Also after a create that died half-way: the lab's own network.
     if (auto s = removeNetwork(labNetworkName(labId), kLabelLab, labId, deadline); !s) return s;
-    for (const auto& cohort : cohortNetworks) {
-      auto mu = cohortLock(cohort);
-      std::lock_guard<std::mutex> guard(*mu);
-      auto left = listContainers({std::string(kLabelCohort) + "=" + cohort}, deadline);
-      if (!left) return left.status();
-      if (!left->empty()) continue;
-      if (auto s = removeNetwork(cohortNetworkName(cohort), kLabelCohort, cohort, deadline); !s) return s;
-    }
+    for (const auto& cohort : cohortNetworks)
+      if (auto s = removeCohortNetworkIfUnused(cohort, deadline); !s) return s;
     return Status::ok();
+  }
+
+  // The cohort's network, once no darasa container of the cohort is left.
+  Status removeCohortNetworkIfUnused(const std::string& cohort, const Deadline& deadline) {
+    auto mu = cohortLock(cohort);
+    std::lock_guard<std::mutex> guard(*mu);
+    auto left = listContainers({std::string(kLabelCohort) + "=" + cohort}, deadline);
+    if (!left) return left.status();
+    if (!left->empty()) return Status::ok();
+    return removeNetwork(cohortNetworkName(cohort), kLabelCohort, cohort, deadline);
+  }
+
+  // Best effort, after a create that failed: the networks made for it.
+  void removeLabNetworks(const std::string& labId, const std::string& cohort, const Deadline& deadline) {
+    Status s = removeNetwork(labNetworkName(labId), kLabelLab, labId, deadline);
+    if (s && !cohort.empty()) s = removeCohortNetworkIfUnused(cohort, deadline);
+    if (!s) logger()->warn("docker: cleaning up after lab {}: {}", labId, s.toString());
   }
 
   // ----- exec and readiness ------------------------------------------------

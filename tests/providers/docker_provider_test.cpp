@@ -519,6 +519,15 @@ TEST_F(DockerProviderTest, MissingImageIsATerminalNotFoundWithTheBuildHint) {
       << lab.status().message();
   EXPECT_NE(lab.status().message().find("examples/images/build-busybox-lab.sh"), std::string::npos);
   EXPECT_EQ(provider_->inspect(s.labId, Deadline::after(30s)).status().code(), Code::kNotFound);
+  // Nor a network, whatever the lab's network mode.
+  LabSpec isolated = spec("nora", NetworkMode::kIsolated);
+  isolated.image = s.image;
+  EXPECT_EQ(provider_->create(isolated, Deadline::after(60s)).status().code(), Code::kNotFound);
+  EXPECT_EQ(engineCall("GET", "/networks/darasa-" + isolated.labId).first, 404);
+  LabSpec cohort = spec("noel", NetworkMode::kCohort);
+  cohort.image = s.image;
+  EXPECT_EQ(provider_->create(cohort, Deadline::after(60s)).status().code(), Code::kNotFound);
+  EXPECT_EQ(engineCall("GET", "/networks/darasa-cohort-" + cohort_).first, 404);
 }
 
 TEST_F(DockerProviderTest, CommandThatCannotRunIsTerminalAndLeavesNothing) {
