@@ -17,6 +17,28 @@ const char* severityName(Severity s) {
   return "error";
 }
 
+namespace {
+constexpr size_t kMaxSourceLine = 4096;
+constexpr size_t kShownWidth = 120;  // characters of a long line shown around the column
+
+// The part of `line` worth showing and the column within it: long lines are
+// cut to a window around the column, marked with "...".
+std::pair<std::string, int> shownLine(const std::string& line, int column) {
+  std::vector<size_t> starts;  // byte offset of each character
+  for (size_t i = 0; i < line.size(); ++i)
+    if ((static_cast<unsigned char>(line[i]) & 0xC0) != 0x80) starts.push_back(i);
+  if (starts.size() <= kShownWidth + 40) return {line, column};
+  size_t col = static_cast<size_t>(std::max(column, 1)) - 1;
+  size_t first = col > kShownWidth / 2 ? col - kShownWidth / 2 : 0;
+  size_t last = std::min(starts.size(), first + kShownWidth);
+  std::string out = first > 0 ? "..." : "";
+  size_t endByte = last < starts.size() ? starts[last] : line.size();
+  out += line.substr(starts[first], endByte - starts[first]);
+  if (last < starts.size()) out += "...";
+  return {out, static_cast<int>(col - first) + 1 + (first > 0 ? 3 : 0)};
+}
+}  // namespace
+
 Diagnostic makeDiagnostic(Severity s, const Pos& pos, std::string path, std::string message) {
   Diagnostic d;
   d.severity = s;
@@ -27,7 +49,9 @@ Diagnostic makeDiagnostic(Severity s, const Pos& pos, std::string path, std::str
     if (pos.line > 0) {
       d.line = pos.line;
       d.column = pos.src->charColumn(pos.line, pos.col);
-      d.sourceLine = std::string(pos.src->lineText(pos.line));
+      // A huge line (minified JSON, garbage) is not worth copying or showing.
+      std::string_view text = pos.src->lineText(pos.line);
+      if (text.size() <= kMaxSourceLine) d.sourceLine = std::string(text);
     }
   }
   return d;
@@ -73,19 +97,20 @@ std::string formatDiagnostic(const Diagnostic& d, bool color) {
   out += reset;
   out += " " + d.message + "\n";
   if (d.line > 0 && !d.sourceLine.empty()) {
+    auto [text, column] = shownLine(d.sourceLine, d.column);
     std::string num = std::to_string(d.line);
     std::string gutter = num.size() < 5 ? std::string(5 - num.size(), ' ') : "";
-    out += gutter + num + " | " + d.sourceLine + "\n";
+    out += gutter + num + " | " + text + "\n";
     // The caret line copies tabs so that it lines up whatever the tab width.
     std::string pad;
     int chars = 0;
-    for (size_t i = 0; i < d.sourceLine.size() && chars < d.column - 1; ++i) {
-      unsigned char c = static_cast<unsigned char>(d.sourceLine[i]);
+    for (size_t i = 0; i < text.size() && chars < column - 1; ++i) {
+      unsigned char c = static_cast<unsigned char>(text[i]);
       if ((c & 0xC0) == 0x80) continue;
       pad += c == '\t' ? '\t' : ' ';
       ++chars;
     }
-    for (; chars < d.column - 1; ++chars) pad += ' ';
+    for (; chars < column - 1; ++chars) pad += ' ';
     out += std::string(gutter.size() + num.size(), ' ') + " | " + pad + (color ? "\033[1;32m" : "") + "^" +
            reset + "\n";
   }

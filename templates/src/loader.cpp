@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "internal.h"
+#include "templates/units.h"
 
 namespace darasa::templates {
 namespace fs = std::filesystem;
@@ -266,8 +267,9 @@ Bundle loadString(const std::string& displayName, const std::string& content, co
   if (content.size() > limits.maxFileBytes) {
     Pos p;
     p.src = src;
-    d.error(p, "", "\"" + displayName + "\" is too large (the limit is " +
-                       std::to_string(limits.maxFileBytes / (1024 * 1024)) + " MiB)");
+    auto bytes = [](size_t n) { return n < 1024 ? std::to_string(n) + " bytes" : formatSize(static_cast<int64_t>(n)); };
+    d.error(p, "", "\"" + displayName + "\" is too large (" + bytes(content.size()) + ", the limit is " +
+                       bytes(limits.maxFileBytes) + ")");
   } else {
     std::string text = content;
     if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);

@@ -4,6 +4,7 @@
 // once its templates are inlined here); the warning is not about our code.
 #pragma GCC diagnostic ignored "-Wdangling-pointer"
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -254,16 +255,91 @@ namespace {
 
 constexpr int kMaxDepth = 64;
 constexpr size_t kMaxNodes = 1'000'000;
+constexpr int kMaxDocuments = 10'000;
 
-struct Converter {
-  SourcePtr src;
-  Diags& d;
-  size_t nodes = 0;
-  bool failed = false;
+size_t countNodes(const Node& n) {
+  size_t c = 1;
+  for (const auto& i : n.items) c += countNodes(i);
+  for (const auto& e : n.entries) c += countNodes(e.value);
+  return c;
+}
+
+// Builds Nodes straight from yaml-cpp's parse events (rather than through
+// YAML::Node), so that depth, size and aliases are bounded by us.
+class Builder : public YAML::EventHandler {
+ public:
+  Builder(SourcePtr src, Diags& d) : src_(std::move(src)), d_(d) {}
+
+  bool failed() const { return failed_; }
+  std::vector<Node>& documents() { return docs_; }
+  const Pos& lastDocumentStart() const { return docStart_; }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    docStart_ = posOf(mark);
+    stack_.clear();
+    root_.reset();
+  }
+  void OnDocumentEnd() override {
+    if (failed_) return;
+    if (root_ && !root_->isNull()) docs_.push_back(std::move(*root_));
+    root_.reset();
+  }
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    Node n;
+    n.pos = posOf(mark);
+    finish(std::move(n), anchor);
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (failed_) return;
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) {
+      fail(posOf(mark), "an alias refers to a value that is not complete yet");
+      return;
+    }
+    nodes_ += it->second.second;
+    if (!checkBudget(posOf(mark))) return;
+    Node copy = it->second.first;
+    finish(std::move(copy), 0, /*counted=*/true);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    if (failed_) return;
+    Node n;
+    n.kind = Node::Kind::kScalar;
+    n.pos = posOf(mark);
+    n.text = value;
+    n.quoted = tag != "?";
+    if (n.quoted) checkClosed(n.pos);
+    finish(std::move(n), anchor);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open(Node::Kind::kSeq, mark, anchor);
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    open(Node::Kind::kMap, mark, anchor);
+  }
+  void OnMapEnd() override { close(); }
+
+  void fail(const Pos& p, std::string msg) {
+    if (failed_) return;
+    failed_ = true;
+    d_.error(p, "", std::move(msg));
+  }
+
+ private:
+  struct Frame {
+    Node node;
+    YAML::anchor_t anchor = 0;
+    std::optional<Node> key;  // a map's key waiting for its value
+    bool skipValue = false;   // the key was not usable: drop its value
+  };
 
   Pos posOf(const YAML::Mark& m) const {
     Pos p;
-    p.src = src;
+    p.src = src_;
     if (m.line < 0 || m.pos < 0) return p;
     p.line = m.line + 1;
     p.col = m.column + 1;
@@ -271,11 +347,74 @@ struct Converter {
     return p;
   }
 
+  bool checkBudget(const Pos& p) {
+    if (nodes_ <= kMaxNodes) return true;
+    fail(p, "document too large: more than " + std::to_string(kMaxNodes) + " values (after expanding aliases)");
+    return false;
+  }
+
+  void open(Node::Kind kind, const YAML::Mark& mark, YAML::anchor_t anchor) {
+    if (failed_) return;
+    Frame f;
+    f.node.kind = kind;
+    f.node.pos = posOf(mark);
+    f.anchor = anchor;
+    if (static_cast<int>(stack_.size()) >= kMaxDepth) {
+      fail(f.node.pos, "nested deeper than " + std::to_string(kMaxDepth) + " levels");
+      return;
+    }
+    ++nodes_;
+    if (!checkBudget(f.node.pos)) return;
+    stack_.push_back(std::move(f));
+  }
+
+  void close() {
+    if (failed_ || stack_.empty()) return;
+    Frame f = std::move(stack_.back());
+    stack_.pop_back();
+    finish(std::move(f.node), f.anchor, /*counted=*/true);
+  }
+
+  // A complete value: becomes the document root, a list item, a map key or a map value.
+  void finish(Node n, YAML::anchor_t anchor, bool counted = false) {
+    if (failed_) return;
+    if (!counted && ++nodes_ && !checkBudget(n.pos)) return;
+    if (anchor) anchors_[anchor] = {n, countNodes(n)};
+    if (stack_.empty()) {
+      root_ = std::move(n);
+      return;
+    }
+    Frame& top = stack_.back();
+    if (top.node.isSeq()) {
+      top.node.items.push_back(std::move(n));
+      return;
+    }
+    if (!top.key) {
+      top.skipValue = !n.isScalar();
+      if (top.skipValue)
+        d_.error(n.pos, "", "a map key must be a plain string, not " + std::string(n.isMap() ? "a map" : n.isSeq() ? "a list" : "empty"));
+      top.key = std::move(n);
+      return;
+    }
+    Node key = std::move(*top.key);
+    top.key.reset();
+    if (top.skipValue) return;
+    for (const auto& e : top.node.entries) {
+      if (e.key == key.text) {
+        d_.error(key.pos, "", "duplicate key \"" + key.text + "\" (first on line " + std::to_string(e.keyPos.line) + ")");
+        return;
+      }
+    }
+    // A null value's mark is where the next token starts; the key is a better place.
+    if (n.isNull()) n.pos = key.pos;
+    top.node.entries.push_back({std::move(key.text), key.pos, std::move(n)});
+  }
+
   // yaml-cpp accepts a quoted scalar that runs to the end of the file; a
   // person forgot the closing quote there.
   void checkClosed(const Pos& p) {
-    if (p.offset == std::string::npos || p.offset >= src->content.size()) return;
-    const std::string& c = src->content;
+    if (p.offset == std::string::npos || p.offset >= src_->content.size()) return;
+    const std::string& c = src_->content;
     char q = c[p.offset];
     if (q != '"' && q != '\'') return;
     for (size_t i = p.offset + 1; i < c.size(); ++i) {
@@ -293,73 +432,15 @@ struct Converter {
                 " string has no closing quote before the end of the file");
   }
 
-  void fail(const Pos& p, std::string msg) {
-    if (failed) return;
-    failed = true;
-    d.error(p, "", std::move(msg));
-  }
-
-  Node convert(const YAML::Node& y, int depth) {
-    Node n;
-    if (failed) return n;
-    n.pos = posOf(y.Mark());
-    if (++nodes > kMaxNodes) {
-      fail(n.pos, "document too large: more than " + std::to_string(kMaxNodes) +
-                      " values (after expanding aliases)");
-      return n;
-    }
-    if (depth > kMaxDepth) {
-      fail(n.pos, "nested deeper than " + std::to_string(kMaxDepth) + " levels");
-      return n;
-    }
-    switch (y.Type()) {
-      case YAML::NodeType::Undefined:
-      case YAML::NodeType::Null:
-        n.kind = Node::Kind::kNull;
-        break;
-      case YAML::NodeType::Scalar:
-        n.kind = Node::Kind::kScalar;
-        n.text = y.Scalar();
-        n.quoted = y.Tag() != "?";
-        if (n.quoted) checkClosed(n.pos);
-        break;
-      case YAML::NodeType::Sequence:
-        n.kind = Node::Kind::kSeq;
-        for (const auto& item : y) {
-          n.items.push_back(convert(item, depth + 1));
-          if (failed) break;
-        }
-        break;
-      case YAML::NodeType::Map:
-        n.kind = Node::Kind::kMap;
-        for (auto it = y.begin(); it != y.end(); ++it) {
-          const YAML::Node& k = it->first;
-          Pos kp = posOf(k.Mark());
-          if (!k.IsScalar()) {
-            d.error(kp, "", "a map key must be a plain string, not " +
-                                std::string(k.IsMap() ? "a map" : k.IsSequence() ? "a list" : "empty"));
-            continue;
-          }
-          if (k.Tag() != "?") checkClosed(kp);
-          std::string key = k.Scalar();
-          bool dup = false;
-          for (const auto& e : n.entries) {
-            if (e.key == key) {
-              d.error(kp, "", "duplicate key \"" + key + "\" (first on line " + std::to_string(e.keyPos.line) + ")");
-              dup = true;
-              break;
-            }
-          }
-          Node v = convert(it->second, depth + 1);
-          // A null value's mark is where the next token starts; the key is a better place.
-          if (v.isNull()) v.pos = kp;
-          if (!dup) n.entries.push_back({std::move(key), kp, std::move(v)});
-          if (failed) break;
-        }
-        break;
-    }
-    return n;
-  }
+  SourcePtr src_;
+  Diags& d_;
+  bool failed_ = false;
+  size_t nodes_ = 0;
+  std::vector<Frame> stack_;
+  std::optional<Node> root_;
+  std::vector<Node> docs_;
+  std::map<YAML::anchor_t, std::pair<Node, size_t>> anchors_;
+  Pos docStart_;
 };
 
 // YAML forbids tabs in indentation; yaml-cpp then reports something unrelated.
@@ -386,19 +467,35 @@ std::string friendlyYamlMessage(const std::string& msg) {
 }  // namespace
 
 std::vector<Node> parseYamlDocuments(const SourcePtr& src, Diags& d) {
-  std::vector<Node> out;
-  std::vector<YAML::Node> docs;
+  Builder builder(src, d);
   try {
-    docs = YAML::LoadAll(src->content);
+    std::istringstream in(src->content);
+    YAML::Parser parser(in);
+    size_t lastStart = std::string::npos;
+    for (int n = 0; parser.HandleNextDocument(builder); ++n) {
+      if (builder.failed()) return {};
+      // yaml-cpp 0.7 never gets past a ',' after a document's top-level flow
+      // value or quoted string: it starts the same empty document forever.
+      size_t start = builder.lastDocumentStart().offset;
+      if ((start != std::string::npos && start == lastStart) || n >= kMaxDocuments) {
+        std::string what = start < src->content.size() ? std::string(1, src->content[start]) : "end of file";
+        builder.fail(builder.lastDocumentStart(),
+                     "YAML syntax error: unexpected \"" + what + "\" after the end of the document's value");
+        return {};
+      }
+      lastStart = start;
+    }
   } catch (const YAML::DeepRecursion& e) {
+    if (builder.failed()) return {};
     Pos p = posAtOffset(src, e.mark.pos >= 0 ? static_cast<size_t>(e.mark.pos) : 0);
     d.error(p, "", "nested too deeply for a template or cohort file");
-    return out;
+    return {};
   } catch (const YAML::Exception& e) {
+    if (builder.failed()) return {};
     int line = e.mark.line >= 0 ? e.mark.line + 1 : 1;
     if (auto tab = findIndentTab(src, line)) {
       d.error(*tab, "", "tab character in indentation (YAML allows only spaces)");
-      return out;
+      return {};
     }
     Pos p;
     p.src = src;
@@ -411,23 +508,14 @@ std::vector<Node> parseYamlDocuments(const SourcePtr& src, Diags& d) {
     // "bad file" is what yaml-cpp says for unbalanced flow collections at the end.
     std::string msg = e.msg == "bad file" ? "unexpected end of file (an unclosed '[' or '{'?)" : e.msg;
     d.error(p, "", "YAML syntax error: " + friendlyYamlMessage(msg));
-    return out;
+    return {};
   } catch (const std::exception& e) {
-    d.error(posAtOffset(src, 0), "", std::string("cannot parse: ") + e.what());
-    return out;
-  }
-  try {
-    for (const auto& y : docs) {
-      Converter c{src, d};
-      Node n = c.convert(y, 0);
-      if (c.failed) return {};
-      if (!n.isNull()) out.push_back(std::move(n));
-    }
-  } catch (const std::exception& e) {
+    if (builder.failed()) return {};
     d.error(posAtOffset(src, 0), "", std::string("cannot parse: ") + e.what());
     return {};
   }
-  return out;
+  if (builder.failed()) return {};
+  return std::move(builder.documents());
 }
 
 }  // namespace darasa::templates
