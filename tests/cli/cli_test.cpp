@@ -171,7 +171,9 @@ TEST_F(CliTest, InvalidApplyChangesNothing) {
   EXPECT_NE(bad.err.find("bad.yaml:"), std::string::npos) << bad.err;
   EXPECT_NE(bad.err.find("nothing was applied"), std::string::npos) << bad.err;
   EXPECT_EQ(darasa({"status", "-o", "json"}).out, before);
-  if (dbBefore.exitCode == 0) EXPECT_EQ(runCommand({"sqlite3", state_ / "darasa.db", ".dump"}).out, dbBefore.out);
+  if (dbBefore.exitCode == 0) {
+    EXPECT_EQ(runCommand({"sqlite3", state_ / "darasa.db", ".dump"}).out, dbBefore.out);
+  }
 }
 
 TEST_F(CliTest, ReadCommandsWithoutStateSayWhatToDo) {
