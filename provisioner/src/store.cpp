@@ -227,11 +227,15 @@ Status checkHeader(const fs::path& file) {
     return internalError("cannot read state database " + file.string() + ": " + std::strerror(errno));
   }
   struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return invalidError("state database " + file.string() + " is not a regular file");
+  }
   unsigned char h[100];
-  ssize_t n = (::fstat(fd, &st) == 0) ? ::pread(fd, h, sizeof h, 0) : -1;
+  ssize_t n = ::pread(fd, h, sizeof h, 0);
+  int readErrno = errno;
   ::close(fd);
-  if (n < 0) return internalError("cannot read state database " + file.string() + ": " + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) return invalidError("state database " + file.string() + " is not a regular file");
+  if (n < 0) return internalError("cannot read state database " + file.string() + ": " + std::strerror(readErrno));
   if (st.st_size == 0) return Status::ok();  // a database not written yet
   if (n < static_cast<ssize_t>(sizeof h) || std::memcmp(h, "SQLite format 3", 16) != 0)
     return notModified(file, "is not an SQLite database (damaged or some other file)");
