@@ -62,7 +62,7 @@ std::vector<Endpoint> endpointsFromJson(const std::string& text) {
 // know (orphans being destroyed) are not recorded.
 class StoreJournal final : public ReconcileJournal {
  public:
-  explicit StoreJournal(Store& store) : store_(store) {}
+  StoreJournal(Store& store, const Clock& clock) : store_(store), clock_(clock) {}
 
   Result<int64_t> beginOperation(const std::string& labId, ActionKind kind, const std::string& detail) override {
     return store_.beginOperation(labId, actionKindName(kind), detail);
@@ -76,7 +76,7 @@ class StoreJournal final : public ReconcileJournal {
     auto s = store_.recordObserved(labId, LabPhase::kReady, observed.resourceId,
                                    endpointsToJson(observed.endpoints), observed.generation);
     if (!s) return known(s);
-    return known(store_.markReady(labId, std::chrono::system_clock::now()));
+    return known(store_.markReady(labId, clock_.now()));
   }
   Status recordError(const std::string& labId, const Status& error) override {
     auto s = store_.recordError(labId, error);
@@ -91,6 +91,7 @@ class StoreJournal final : public ReconcileJournal {
  private:
   static Status known(const Status& s) { return s.code() == Code::kNotFound ? Status::ok() : s; }
   Store& store_;
+  const Clock& clock_;
 };
 
 // Forwards events to the caller's sink, and polls a cancel flag.
@@ -313,7 +314,7 @@ Result<RunReport> LabService::reconcile(const RunOptions& options, DesiredState 
     if (!usable) return usable.withContext("provider " + providerName + " cannot run labs here");
   }
 
-  StoreJournal journal(store_);
+  StoreJournal journal(store_, clock_);
   ReconcilerOptions ro;
   ro.parallelism = options.parallelism;
   ro.callTimeout = options.callTimeout;
