@@ -101,6 +101,29 @@ std::string formatDuration(milliseconds d) {
 
 Status cancelledStatus() { return unavailableError("cancelled"); }
 
+// selector.matches(labelsForSpec(spec)) without building the labels.
+bool specMatches(const LabelSelector& selector, const LabSpec& spec) {
+  for (const auto& [key, want] : selector.equals) {
+    auto it = spec.labels.find(key);
+    if (it != spec.labels.end()) {
+      if (it->second != want) return false;
+      continue;
+    }
+    if (key == kLabelLab) {
+      if (spec.labId != want) return false;
+    } else if (key == kLabelCohort) {
+      if (spec.cohort != want) return false;
+    } else if (key == kLabelTrainee) {
+      if (spec.trainee != want) return false;
+    } else if (key == kLabelGeneration) {
+      if (std::to_string(spec.generation) != want) return false;
+    } else {
+      return false;
+    }
+  }
+  return true;  // labelsForSpec always carries darasa.lab
+}
+
 }  // namespace
 
 Reconciler::Reconciler(Provider& provider, ReconcileJournal& journal, EventSink* events,
@@ -141,7 +164,7 @@ int Reconciler::abandonedCalls() const {
 // locks that serialise the journal and the event sink.
 class Reconciler::Run {
  public:
-  Run(Reconciler& r, const std::vector<PlannedLab>& labs) : r_(r), labs_(labs) {
+  Run(Reconciler& r, std::vector<PlannedLab> labs) : r_(r), labs_(std::move(labs)) {
     failed_.assign(labs_.size(), 0);
     index_.reserve(labs_.size());
     for (size_t i = 0; i < labs_.size(); ++i) index_.emplace(labs_[i].spec.labId, i);
@@ -588,7 +611,7 @@ ReconcileReport Reconciler::Run::execute(const LabelSelector& selector) {
         report_.status = invalidError("lab " + lab.spec.labId + " is planned twice");
         return report_;
       }
-      if (!selector.matches(labelsForSpec(lab.spec))) {
+      if (!specMatches(selector, lab.spec)) {
         report_.status = invalidError("lab " + lab.spec.labId +
                                       " does not match the selector, so it would never be observed");
         return report_;
@@ -692,9 +715,9 @@ ReconcileReport Reconciler::Run::execute(const LabelSelector& selector) {
   return report_;
 }
 
-ReconcileReport Reconciler::run(const std::vector<PlannedLab>& labs, const LabelSelector& selector) {
+ReconcileReport Reconciler::run(std::vector<PlannedLab> labs, const LabelSelector& selector) {
   auto start = SteadyClock::now();
-  Run run(*this, labs);
+  Run run(*this, std::move(labs));
   ReconcileReport report = run.execute(selector);
   report.elapsed = std::chrono::duration_cast<milliseconds>(SteadyClock::now() - start);
   return report;

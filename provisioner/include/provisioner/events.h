@@ -14,6 +14,7 @@
 
 namespace darasa {
 
+// A pass that plans nothing (the run has converged) emits no pass events.
 enum class EventKind {
   kPassStarted,    // pass, planned (actions in this pass)
   kPassFinished,   // pass, planned, succeeded, failed

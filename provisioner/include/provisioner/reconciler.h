@@ -111,7 +111,8 @@ class Reconciler {
   // including calls abandoned at their deadline and still running (they hold
   // a reference to it; abandonedCalls() says how many are left). Everything
   // else an abandoned call touches it owns, so the Reconciler itself may be
-  // destroyed while such calls run. events may be null.
+  // destroyed while such calls run (but not while run() runs). events may be
+  // null.
   Reconciler(Provider& provider, ReconcileJournal& journal, EventSink* events,
              ReconcilerOptions options, Clock& clock);
   ~Reconciler();
@@ -123,8 +124,9 @@ class Reconciler {
   // action failed (terminal error, retries exhausted, readiness timeout) are
   // recorded once and left alone in later passes of this run. Every planned
   // lab's labels (labelsForSpec) must match the selector, or the lab could
-  // never be observed (kInvalid).
-  ReconcileReport run(const std::vector<PlannedLab>& labs, const LabelSelector& selector);
+  // never be observed (kInvalid). `labs` is taken by value and becomes the
+  // run's working copy: move it in to save a copy of every spec.
+  ReconcileReport run(std::vector<PlannedLab> labs, const LabelSelector& selector);
 
   // Stops starting actions and retries, abandons calls in flight, and makes
   // run() return promptly (within about a second: a backoff sleep is cut in
