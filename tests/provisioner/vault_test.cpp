@@ -211,7 +211,7 @@ TEST(VaultTest, GeneratedPasswordsAreRandomAndTheirHashesAreCryptSha512) {
     const std::string& pw = c->password.reveal();
     EXPECT_THAT(pw, MatchesRegex("[a-km-zA-HJ-NP-Z2-9]{20}"));
     EXPECT_TRUE(seen.insert(pw).second);
-    EXPECT_THAT(c->passwordHash, MatchesRegex("\\$6\\$[./0-9A-Za-z]{16}\\$[./0-9A-Za-z]{86}"));
+    EXPECT_THAT(c->passwordHash, MatchesRegex("\\$6\\$rounds=1000\\$[./0-9A-Za-z]{16}\\$[./0-9A-Za-z]{86}"));
     // What a login would do: crypt the typed password with the stored setting.
     struct crypt_data data {};
     const char* again = crypt_r(pw.c_str(), c->passwordHash.c_str(), &data);

@@ -18,7 +18,7 @@ namespace darasa {
 struct CredentialSet {
   std::string user;
   Secret password;           // "" when the template hands out no password
-  std::string passwordHash;  // crypt(3) SHA-512, "$6$<salt>$<hash>"
+  std::string passwordHash;  // crypt(3) SHA-512, "$6$rounds=1000$<salt>$<hash>"
   Secret privateKey;         // OpenSSH private key, PEM ("-----BEGIN OPENSSH PRIVATE KEY-----")
   std::string publicKey;     // "ssh-ed25519 AAAA... <comment>"
 };
@@ -64,7 +64,7 @@ class Vault {
 // crypto fails. Thread-safe.
 Result<CredentialSet> generateCredentials(const std::string& user, const std::string& comment);
 
-// crypt(3) SHA-512 of password with a fresh random salt ("$6$<16 chars>$...").
+// crypt(3) SHA-512 of password with a fresh random salt ("$6$rounds=1000$<16 chars>$...").
 Result<std::string> hashPassword(const Secret& password);
 // Whether password matches a crypt(3) hash (any method libcrypt knows).
 bool verifyPassword(const Secret& password, const std::string& hash);
