@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test (ctest): unit tests,
-# the template/CLI tests and the integration tests against real processes.
+# Runs every test darasa has, on a fresh machine too: installs what is
+# missing, starts the Podman API service and builds the lab image that the
+# container tests use, builds darasa, and runs ctest (unit tests, the CLI's
+# black-box tests and the integration tests against real processes, SQLite
+# and Podman).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+bash scripts/podman-service.sh
+bash examples/images/build-busybox-lab.sh
 bash scripts/build.sh
 build="${DARASA_BUILD_DIR:-build}"
-ctest --test-dir "$build" --output-on-failure -j2 --timeout 600
+ctest --test-dir "$build" --output-on-failure -j2 --timeout 900
