@@ -14,6 +14,8 @@ PACKAGES=(
   libsodium-dev libssl-dev
   # the local provider's sandbox and the demo lab's SSH server
   bubblewrap dropbear-bin openssh-client procps iproute2 busybox-static
+  # the docker provider's engine in tests: Podman with runc (see ../shared/ENGINES.md)
+  podman runc curl
 )
 
 missing=()
