@@ -116,10 +116,14 @@ bool renderCohortInto(const detail::Catalog& catalog, const CohortDoc& cohort, i
   auto resolved = resolveTemplate(catalog, cs.templateName, d);
   if (!resolved) return false;
   if (chain) *chain = resolved->chain;
+  bool templatesOk = true;
   for (const auto& name : resolved->chain) {
     const auto* e = catalog.find(name);
-    if (e && e->doc.origin != TemplateOrigin::kFile)
+    if (!e) continue;
+    if (e->doc.origin != TemplateOrigin::kFile)
       for (const auto& p : e->problems) d.append(p);
+    // Its own problems were reported with its file; a broken template renders nothing.
+    if (!e->doc.data->structurallyOk) templatesOk = false;
   }
 
   std::map<std::string, ParamValue> values;
@@ -182,7 +186,7 @@ bool renderCohortInto(const detail::Catalog& catalog, const CohortDoc& cohort, i
          formatSize(cs.quota.perTrainee.diskBytes));
   }
 
-  if (d.errors() != before || !cohort.data->structurallyOk) return false;
+  if (d.errors() != before || !cohort.data->structurallyOk || !templatesOk) return false;
   if (!out) return true;
 
   out->cohort = cs;

@@ -213,6 +213,15 @@ TEST(Render, UnknownAndInvalidCohorts) {
   EXPECT_EQ(problems[0].message, "parameter \"memory\": \"lots\" is not a size (use e.g. 2Gi)");
 }
 
+TEST(Render, BrokenTemplateRendersNothing) {
+  Bundle b = testing::load("apiVersion: darasa/v1\nkind: LabTemplate\nmetadata: {name: t}\nspek: {provider: local}\n" +
+                           cohortFor("t"));
+  EXPECT_EQ(errorsOf(b).size(), 2u) << dump(b.diagnostics);  // spek unknown, spec missing
+  auto r = render(b);
+  EXPECT_EQ(r.status().code(), Code::kInvalid);
+  EXPECT_EQ(r.status().message(), "cohort c1 is not valid (see the diagnostics of its files)");
+}
+
 TEST(StoredTemplates, RoundTripThroughJson) {
   Bundle b = testing::load(kBase + kChild);
   ASSERT_TRUE(b.ok()) << dump(b.diagnostics);
