@@ -225,6 +225,24 @@ bool validUserName(const std::string& u) {
   });
 }
 
+// Image references go into request paths: letters, digits and ._-/:@ only,
+// and no "." or ".." path segments.
+bool validImageRef(const std::string& ref) {
+  if (ref.empty() || ref.size() > 512 || ref.front() == '/' || ref.back() == '/') return false;
+  for (char c : ref)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && std::string_view("._-/:@").find(c) == std::string_view::npos)
+      return false;
+  size_t start = 0;
+  while (start <= ref.size()) {
+    size_t end = ref.find('/', start);
+    if (end == std::string::npos) end = ref.size();
+    std::string_view seg(ref.data() + start, end - start);
+    if (seg.empty() || seg == "." || seg == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
 std::string lastLines(const std::string& text, size_t maxChars) {
   std::string t = text;
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
@@ -409,6 +427,8 @@ class DockerProvider final : public Provider {
     if (spec.labId.empty()) return invalidError("labId: required");
     if (spec.image.empty())
       return invalidError("image: required for the docker provider (e.g. localhost/darasa/busybox-lab:1)");
+    if (!validImageRef(spec.image))
+      return invalidError("image: \"" + spec.image + "\" is not an image reference (e.g. localhost/darasa/busybox-lab:1)");
     if (spec.network == NetworkMode::kHost)
       return invalidError("network: host is not allowed for docker labs (a lab would share the host's network); "
                           "use isolated, cohort or none");

@@ -578,6 +578,12 @@ TEST_F(DockerProviderTest, ValidateRefusesWhatCannotWork) {
   noImage.image.clear();
   EXPECT_EQ(provider_->validate(noImage).code(), Code::kInvalid);
 
+  for (std::string ref : {"../containers/x", "localhost/a b:1", "localhost//x", "x?all=1"}) {
+    LabSpec weird = spec("quinn");
+    weird.image = ref;
+    EXPECT_EQ(provider_->validate(weird).code(), Code::kInvalid) << ref;
+  }
+
   LabSpec host = spec("quinn", NetworkMode::kHost);
   EXPECT_EQ(provider_->validate(host).code(), Code::kInvalid);
 
