@@ -1,0 +1,397 @@
+// One conformance suite for every provider, built-in or plugin: the provider
+// contract of DESIGN.md (provider.h) as tests a reconciler relies on.
+// Run only it:  darasa_providers_tests --gtest_filter='Providers/Conformance.*'
+// Against an external plugin:
+//   DARASA_CONFORMANCE_PLUGIN=/path/to/darasa-provider-foo
+//   darasa_providers_tests --gtest_filter='Providers/Conformance.*/plugin'
+// The docker target needs Podman's API at /run/podman/podman.sock
+// (scripts/podman-service.sh); without it the docker tests fail, they do not skip.
+#include "conformance.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "exec/exec_provider.h"
+#include "provisioner/model_json.h"
+#if DARASA_CONFORMANCE_LOCAL
+#include "local/local_provider.h"
+#endif
+#if DARASA_CONFORMANCE_DOCKER
+#include "docker/docker_provider.h"
+#endif
+
+namespace darasa::conformance {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+LabSpec baseSpec(const std::string& provider, const std::string& cohort, const std::string& trainee) {
+  LabSpec s;
+  s.labId = cohort + "." + trainee;
+  s.cohort = cohort;
+  s.trainee = trainee;
+  s.generation = 1;
+  s.templateName = "conformance";
+  s.templateHash = "c0ffee";
+  s.provider = provider;
+  s.ports = {{"web", 8080, "http"}};
+  s.readiness.tcpPort = "web";
+  s.access.password = false;
+  s.access.sshKey = false;
+  s.credentials.user = "trainee";
+  s.resources.memoryBytes = 64LL << 20;
+  s.resources.pids = 64;
+  s.labels = {{kLabelLab, s.labId},
+              {kLabelCohort, cohort},
+              {kLabelTrainee, trainee},
+              {kLabelGeneration, "1"}};
+  return s;
+}
+
+ConformanceTarget execTarget(const std::string& name, const std::string& path) {
+  ConformanceTarget t;
+  t.name = name;
+  if (::access(path.c_str(), X_OK) != 0) t.missing = path + " is not an executable plugin";
+  t.make = [name, path](const std::string& dir) {
+    return providers::exec::makeExecProvider(ProviderConfig{name, dir, {{"path", path}}});
+  };
+  t.spec = [name](const std::string& cohort, const std::string& trainee) {
+    return baseSpec(name, cohort, trainee);
+  };
+  return t;
+}
+
+}  // namespace
+
+std::vector<ConformanceTarget> conformanceTargets() {
+  std::vector<ConformanceTarget> out;
+#if DARASA_CONFORMANCE_LOCAL
+  {
+    ConformanceTarget t;
+    t.name = "local";
+    t.make = [](const std::string& dir) {
+      uid_t uidBase = 420000000 + static_cast<uid_t>(::getpid() % 100000) * 100;
+      return providers::local::makeLocalProvider(
+          ProviderConfig{"local", dir + "/state",
+                         {{"root", dir + "/root"},
+                          {"cgroupParent", "darasa-conf-" + std::to_string(::getpid())},
+                          {"stopTimeout", "3"},
+                          {"uidBase", std::to_string(uidBase)},
+                          {"uidCount", "100"}}});
+    };
+    t.spec = [](const std::string& cohort, const std::string& trainee) {
+      LabSpec s = baseSpec("local", cohort, trainee);
+      s.command = {"sh", "-c", "exec busybox httpd -f -p 127.0.0.1:8080 -h \"$HOME\""};
+      return s;
+    };
+    out.push_back(t);
+  }
+#endif
+#if DARASA_CONFORMANCE_DOCKER
+  {
+    constexpr const char* kSocket = "/run/podman/podman.sock";
+    ConformanceTarget t;
+    t.name = "docker";
+    if (!fs::exists(kSocket))
+      t.missing = std::string(kSocket) + " is missing: start the engine with scripts/podman-service.sh";
+    t.make = [kSocket](const std::string&) {
+      return providers::docker::makeDockerProvider(
+          ProviderConfig{"docker", "", {{"host", std::string("unix://") + kSocket}}});
+    };
+    t.spec = [](const std::string& cohort, const std::string& trainee) {
+      LabSpec s = baseSpec("docker", cohort, trainee);
+      s.image = "localhost/darasa/busybox-lab:1";
+      s.network = NetworkMode::kIsolated;
+      s.command = {"/sbin/darasa-lab-init", "httpd", "-f", "-p", "8080", "-h", "/www"};
+      return s;
+    };
+    out.push_back(t);
+  }
+#endif
+  out.push_back(execTarget("procs", DARASA_SOURCE_DIR "/examples/plugins/procs/darasa-provider-procs"));
+  if (const char* p = std::getenv("DARASA_CONFORMANCE_PLUGIN"); p && *p) {
+    ConformanceTarget t = execTarget("plugin", p);
+    if (const char* specFile = std::getenv("DARASA_CONFORMANCE_SPEC"); specFile && *specFile) {
+      std::ifstream in(specFile);
+      std::stringstream text;
+      text << in.rdbuf();
+      auto parsed = parseJsonAs<LabSpec>(text.str(), "DARASA_CONFORMANCE_SPEC");
+      if (!parsed) {
+        t.missing = parsed.status().toString();
+      } else {
+        LabSpec base = *parsed;
+        t.spec = [base](const std::string& cohort, const std::string& trainee) {
+          LabSpec s = base;
+          LabSpec ids = baseSpec("plugin", cohort, trainee);
+          s.labId = ids.labId;
+          s.cohort = cohort;
+          s.trainee = trainee;
+          for (const auto& [k, v] : ids.labels) s.labels[k] = v;
+          return s;
+        };
+      }
+    }
+    out.push_back(t);
+  }
+  return out;
+}
+
+// Readable test names in failure lines instead of a byte dump.
+void PrintTo(const ConformanceTarget& t, std::ostream* os) { *os << t.name; }
+
+namespace {
+
+bool acceptsTcp(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+std::set<std::string> ids(const std::vector<ObservedLab>& labs) {
+  std::set<std::string> out;
+  for (const auto& l : labs) out.insert(l.labId);
+  return out;
+}
+
+class Conformance : public ::testing::TestWithParam<ConformanceTarget> {
+ protected:
+  void SetUp() override {
+    const auto& t = GetParam();
+    if (!t.missing.empty()) FAIL() << t.name << ": " << t.missing;
+    char tmpl[] = "/tmp/darasa-conformance-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    static std::atomic<int> counter{0};
+    cohort_ = "cf" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    cohorts_ = {cohort_};
+    provider_ = make();
+    ASSERT_NE(provider_, nullptr);
+    Status usable = provider_->usable();
+    ASSERT_TRUE(usable.isOk()) << t.name << " is not usable here: " << usable.toString();
+  }
+
+  void TearDown() override {
+    if (!dir_.empty() && provider_) {
+      for (const auto& c : cohorts_) {
+        auto labs = provider_->list(LabelSelector::cohort(c), Deadline::after(30s));
+        EXPECT_TRUE(labs.isOk()) << labs.status().toString();
+        if (!labs) continue;
+        for (const auto& l : *labs) {
+          Status s = provider_->destroy(l.labId, Deadline::after(60s));
+          EXPECT_TRUE(s.isOk()) << s.toString();
+        }
+      }
+    }
+    provider_.reset();
+    if (!dir_.empty()) {
+      std::error_code ec;
+      fs::remove_all(dir_, ec);
+    }
+  }
+
+  std::unique_ptr<Provider> make() {
+    auto p = GetParam().make(dir_);
+    EXPECT_TRUE(p.isOk()) << p.status().toString();
+    return p ? std::move(p).value() : nullptr;
+  }
+
+  LabSpec spec(const std::string& trainee, const std::string& cohort = "") {
+    return GetParam().spec(cohort.empty() ? cohort_ : cohort, trainee);
+  }
+
+  Status waitReady(const LabSpec& s, std::chrono::seconds limit = 60s) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    Status last = timeoutError("not probed");
+    while (std::chrono::steady_clock::now() < until) {
+      last = provider_->probe(s, Deadline::after(10s));
+      if (last.isOk() || !last.retryable()) return last;
+      std::this_thread::sleep_for(50ms);
+    }
+    return last;
+  }
+
+  std::string dir_, cohort_;
+  std::vector<std::string> cohorts_;
+  std::unique_ptr<Provider> provider_;
+};
+
+TEST_P(Conformance, InfoNamesTheProviderAndAllowsAtLeastOneCall) {
+  ProviderInfo i = provider_->info();
+  EXPECT_EQ(i.name, GetParam().name);
+  EXPECT_GE(i.maxParallel, 1);
+}
+
+TEST_P(Conformance, CreateIsIdempotentAndMakesOneLabelledResource) {
+  LabSpec s = spec("alice");
+  auto first = provider_->create(s, Deadline::after(60s));
+  ASSERT_TRUE(first.isOk()) << first.status().toString();
+  EXPECT_EQ(first->labId, s.labId);
+  auto second = provider_->create(s, Deadline::after(60s));
+  ASSERT_TRUE(second.isOk()) << second.status().toString();
+  EXPECT_EQ(second->resourceId, first->resourceId);
+  auto labs = provider_->list(LabelSelector::cohort(cohort_), Deadline::after(30s));
+  ASSERT_TRUE(labs.isOk()) << labs.status().toString();
+  ASSERT_EQ(labs->size(), 1u);
+  EXPECT_EQ(labs->front().labId, s.labId);
+  EXPECT_EQ(labs->front().labels.at(kLabelLab), s.labId);
+  EXPECT_EQ(labs->front().labels.at(kLabelTrainee), "alice");
+}
+
+TEST_P(Conformance, ALabBecomesReadyWithAnEndpointOnLoopback) {
+  LabSpec s = spec("bob");
+  ASSERT_TRUE(provider_->create(s, Deadline::after(60s)).isOk());
+  Status ready = waitReady(s);
+  ASSERT_TRUE(ready.isOk()) << ready.toString();
+  auto seen = provider_->inspect(s.labId, Deadline::after(10s));
+  ASSERT_TRUE(seen.isOk()) << seen.status().toString();
+  EXPECT_EQ(seen->state, ObservedState::kRunning);
+  int port = 0;
+  for (const auto& e : seen->endpoints)
+    if (e.name == "web") {
+      EXPECT_EQ(e.host, "127.0.0.1");
+      port = e.port;
+    }
+  ASSERT_GT(port, 0) << "no endpoint named web";
+  EXPECT_TRUE(acceptsTcp(port)) << "127.0.0.1:" << port;
+}
+
+TEST_P(Conformance, DestroyOfAMissingLabSucceedsAndInspectSaysNotFound) {
+  const std::string missing = cohort_ + ".nobody";
+  EXPECT_TRUE(provider_->destroy(missing, Deadline::after(30s)).isOk());
+  EXPECT_EQ(provider_->inspect(missing, Deadline::after(10s)).status().code(), Code::kNotFound);
+
+  LabSpec s = spec("carol");
+  ASSERT_TRUE(provider_->create(s, Deadline::after(60s)).isOk());
+  Status gone = provider_->destroy(s.labId, Deadline::after(60s));
+  ASSERT_TRUE(gone.isOk()) << gone.toString();
+  EXPECT_EQ(provider_->inspect(s.labId, Deadline::after(10s)).status().code(), Code::kNotFound);
+  EXPECT_TRUE(provider_->destroy(s.labId, Deadline::after(30s)).isOk());
+  auto labs = provider_->list(LabelSelector::cohort(cohort_), Deadline::after(30s));
+  ASSERT_TRUE(labs.isOk());
+  EXPECT_TRUE(labs->empty());
+}
+
+TEST_P(Conformance, ListByLabelsSeesLabsAfterARestartOfTheProvider) {
+  const std::string other = cohort_ + "x";
+  cohorts_.push_back(other);
+  for (const auto& s : {spec("a"), spec("b"), spec("c", other)}) {
+    auto made = provider_->create(s, Deadline::after(60s));
+    ASSERT_TRUE(made.isOk()) << made.status().toString();
+  }
+  provider_.reset();  // darasa restarts: nothing remembered but what the provider observes
+  provider_ = make();
+  ASSERT_NE(provider_, nullptr);
+  auto mine = provider_->list(LabelSelector::cohort(cohort_), Deadline::after(30s));
+  ASSERT_TRUE(mine.isOk()) << mine.status().toString();
+  EXPECT_EQ(ids(*mine), (std::set<std::string>{cohort_ + ".a", cohort_ + ".b"}));
+  auto theirs = provider_->list(LabelSelector::cohort(other), Deadline::after(30s));
+  ASSERT_TRUE(theirs.isOk());
+  EXPECT_EQ(ids(*theirs), (std::set<std::string>{other + ".c"}));
+  LabelSelector one;
+  one.equals = {{kLabelCohort, cohort_}, {kLabelTrainee, "b"}};
+  auto b = provider_->list(one, Deadline::after(30s));
+  ASSERT_TRUE(b.isOk());
+  EXPECT_EQ(ids(*b), (std::set<std::string>{cohort_ + ".b"}));
+  auto all = provider_->list(LabelSelector::all(), Deadline::after(30s));
+  ASSERT_TRUE(all.isOk());
+  for (const auto& id : {cohort_ + ".a", cohort_ + ".b", other + ".c"}) EXPECT_EQ(ids(*all).count(id), 1u) << id;
+  // And the restarted provider still knows them as the same labs.
+  auto again = provider_->create(spec("a"), Deadline::after(60s));
+  ASSERT_TRUE(again.isOk());
+  auto listed = provider_->list(LabelSelector::cohort(cohort_), Deadline::after(30s));
+  ASSERT_TRUE(listed.isOk());
+  EXPECT_EQ(listed->size(), 2u);
+}
+
+TEST_P(Conformance, StopAndStartKeepTheLabWhereSupported) {
+  LabSpec s = spec("dave");
+  ASSERT_TRUE(provider_->create(s, Deadline::after(60s)).isOk());
+  if (!provider_->info().capabilities.stopStart) {
+    EXPECT_EQ(provider_->stop(s.labId, Deadline::after(10s)).code(), Code::kNotSupported);
+    EXPECT_EQ(provider_->start(s.labId, Deadline::after(10s)).code(), Code::kNotSupported);
+    return;
+  }
+  ASSERT_TRUE(waitReady(s).isOk());
+  Status stopped = provider_->stop(s.labId, Deadline::after(60s));
+  ASSERT_TRUE(stopped.isOk()) << stopped.toString();
+  auto seen = provider_->inspect(s.labId, Deadline::after(10s));
+  ASSERT_TRUE(seen.isOk());
+  EXPECT_EQ(seen->state, ObservedState::kStopped);
+  EXPECT_TRUE(provider_->stop(s.labId, Deadline::after(60s)).isOk()) << "stop of a stopped lab";
+  Status started = provider_->start(s.labId, Deadline::after(60s));
+  ASSERT_TRUE(started.isOk()) << started.toString();
+  EXPECT_TRUE(provider_->start(s.labId, Deadline::after(60s)).isOk()) << "start of a running lab";
+  ASSERT_TRUE(waitReady(s).isOk());
+  EXPECT_EQ(provider_->inspect(s.labId, Deadline::after(10s))->state, ObservedState::kRunning);
+  EXPECT_EQ(provider_->stop(cohort_ + ".nobody", Deadline::after(10s)).code(), Code::kNotFound);
+  EXPECT_EQ(provider_->start(cohort_ + ".nobody", Deadline::after(10s)).code(), Code::kNotFound);
+}
+
+TEST_P(Conformance, CallsReturnByTheirDeadline) {
+  LabSpec s = spec("erin");
+  ASSERT_TRUE(provider_->create(s, Deadline::after(60s)).isOk());
+  // An already-passed deadline: the call gives up at once (kTimeout) or is
+  // quick enough to finish; it never blocks.
+  for (auto budget : {0ms, 5ms}) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto seen = provider_->inspect(s.labId, Deadline::after(budget));
+    auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_LT(took, 2s) << budget.count() << " ms";
+    if (!seen) {
+      EXPECT_EQ(seen.status().code(), Code::kTimeout) << seen.status().toString();
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    auto labs = provider_->list(LabelSelector::cohort(cohort_), Deadline::after(budget));
+    EXPECT_LT(std::chrono::steady_clock::now() - t1, 2s);
+    if (!labs) {
+      EXPECT_EQ(labs.status().code(), Code::kTimeout) << labs.status().toString();
+    }
+  }
+  // And the provider still serves calls with time to spare.
+  EXPECT_TRUE(provider_->inspect(s.labId, Deadline::after(10s)).isOk());
+}
+
+TEST_P(Conformance, ErrorsSayWhetherARetryCanHelp) {
+  LabSpec bad = spec("frank");
+  bad.readiness.tcpPort = "nosuch";  // names no port of the lab
+  Status v = provider_->validate(bad);
+  EXPECT_EQ(v.code(), Code::kInvalid) << v.toString();
+  EXPECT_FALSE(v.retryable());
+  auto made = provider_->create(bad, Deadline::after(60s));
+  ASSERT_FALSE(made.isOk()) << "created a lab from an invalid spec";
+  EXPECT_EQ(made.status().code(), Code::kInvalid) << made.status().toString();
+  auto labs = provider_->list(LabelSelector::cohort(cohort_), Deadline::after(30s));
+  ASSERT_TRUE(labs.isOk());
+  EXPECT_TRUE(labs->empty()) << "an invalid spec left a resource behind";
+
+  auto missing = provider_->inspect(cohort_ + ".nobody", Deadline::after(10s));
+  EXPECT_EQ(missing.status().code(), Code::kNotFound);
+  EXPECT_FALSE(missing.status().retryable());
+  EXPECT_TRUE(provider_->validate(spec("frank")).isOk());
+}
+
+INSTANTIATE_TEST_SUITE_P(Providers, Conformance, ::testing::ValuesIn(conformanceTargets()),
+                         [](const ::testing::TestParamInfo<ConformanceTarget>& i) { return i.param.name; });
+
+}  // namespace
+}  // namespace darasa::conformance
