@@ -460,7 +460,7 @@ class ExecProvider final : public Provider {
   // Kills the plugin (it is restarted on the next call) and returns s.
   Status killWith(Status s) const {
     if (proc_) {
-      logger()->warn("{}: {}; killing it (restarted on the next call)", label(), s.message());
+      logger()->warn("{}; stopped the plugin, it is restarted on the next call", s.message());
       proc_->kill();
       proc_.reset();
     }
@@ -485,7 +485,7 @@ class ExecProvider final : public Provider {
       Status s = got.status();
       if (s.code() == Code::kTimeout)
         s = timeoutError(label() + " did not answer " + method + " within " + std::to_string(left.count()) +
-                         " ms; killed it (restarted on the next call)");
+                         " ms (it was stopped; the next call restarts it)");
       else
         s = Status(s.code(), label() + ": " + method + ": " + s.message());
       return killWith(s);

@@ -6,6 +6,9 @@
 //   darasa_providers_tests --gtest_filter='Providers/Conformance.*/plugin'
 // The docker target needs Podman's API at /run/podman/podman.sock
 // (scripts/podman-service.sh); without it the docker tests fail, they do not skip.
+// Compiled only when providers/exec is part of the build (it defines
+// DARASA_HAS_EXEC_PROVIDER for this test executable).
+#if DARASA_HAS_EXEC_PROVIDER
 #include "conformance.h"
 
 #include <arpa/inet.h>
@@ -395,3 +398,4 @@ INSTANTIATE_TEST_SUITE_P(Providers, Conformance, ::testing::ValuesIn(conformance
 
 }  // namespace
 }  // namespace darasa::conformance
+#endif  // DARASA_HAS_EXEC_PROVIDER
