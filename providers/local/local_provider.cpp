@@ -3,22 +3,25 @@
 // Process model: create() writes the lab's files, binds one 127.0.0.1
 // listening socket per spec port in darasa's own network namespace (the
 // kernel picks a free port — or the lab's previous one on restart), and
-// spawns `darasa-lab supervise` with those sockets; the supervisor detaches
-// (own session, double fork), so labs outlive darasa. It starts bubblewrap
-// with the lab's namespaces; `darasa-lab init` is PID 1 inside and proxies
-// connections from the inherited sockets to the lab's services inside its
-// own network namespace. Killing the supervisor's sandbox (SIGKILL of PID 1)
-// ends the PID namespace, so nothing of a lab survives it; the cgroups catch
-// anything else (exec helpers).
+// spawns `darasa-lab launch` with those sockets (lab/launch.cpp). It
+// detaches (own session, one more fork), takes the lab's run lock, sets up
+// cgroups, the lab's network namespace and the bind sources, drops to the
+// lab's uid and execs bubblewrap: bwrap itself is the lab's top process, so
+// a lab costs no more processes than bwrap + dropbear started by hand, and
+// labs outlive darasa. `darasa-lab init` is PID 1 inside; it proxies
+// connections from the inherited sockets to the lab's services inside the
+// lab's network namespace. Killing bwrap ends the PID namespace, so nothing
+// of a lab survives it; the cgroups catch anything else (exec helpers).
 //
 // Crash safety: lab.json exists before any lab process does; every mutation
-// of one lab runs under its lock file; the supervisor holds run.lock for its
-// whole life and a second supervisor for the same lab gives up, so a lab
-// never has two process trees. create() of an existing lab returns it as it
-// is; it (re)launches only a lab that should run and has no supervisor and
-// did not end on its own (never started because darasa died, or its
-// supervisor was killed, e.g. by a reboot). A lab whose sandbox ended on its
-// own is reported kFailed with the reason; destroy it to make it anew.
+// of one lab runs under its lock file; the run lock is held by the lab's
+// own processes for as long as they live, and a second launch for the same
+// lab finds it held and gives up, so a lab never has two process trees.
+// create() of an existing lab returns it as it is; it (re)launches only a
+// lab that should run, is not running and did not fail on its own (never
+// started because darasa died, or it was killed, e.g. by a reboot). A lab
+// that failed on its own is reported kFailed with the reason; destroy it to
+// make it anew.
 //
 // Without bubblewrap the provider is not usable (usable() says what to
 // install): a lab without a sandbox would hand trainees a shell on the host.
@@ -33,6 +36,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -49,6 +53,7 @@
 #include <thread>
 
 #include "local/common/cgroups.h"
+#include "provisioner/clock.h"
 #include "local/common/lab_record.h"
 #include "local/common/sys_util.h"
 
@@ -162,6 +167,38 @@ Status writeOwnedFile(int dirFd, const std::string& name, const std::string& con
   return ok ? Status::ok() : internalError("cannot write " + name + ": " + errnoText(errno));
 }
 
+// A new Ed25519 host key in dropbear's own file format (what `dropbearkey
+// -t ed25519` writes: string "ssh-ed25519", then a string of the 32-byte
+// seed and the 32-byte public key), made in-process: dropbearkey costs a
+// process and tens of milliseconds of entropy gathering per lab.
+Status writeHostKey(const std::string& path, uid_t uid, gid_t gid) {
+  unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+  unsigned char sk[crypto_sign_SECRETKEYBYTES];  // seed || public key
+  static_assert(sizeof sk == 64);
+  if (crypto_sign_keypair(pk, sk) != 0) return internalError("cannot make an Ed25519 key");
+  auto be32 = [](std::string& out, uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
+  };
+  std::string file;
+  be32(file, 11);
+  file += "ssh-ed25519";
+  be32(file, sizeof sk);
+  file.append(reinterpret_cast<const char*>(sk), sizeof sk);
+  sodium_memzero(sk, sizeof sk);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return internalError("cannot write " + path + ": " + errnoText(errno));
+  bool ok = ::write(fd, file.data(), file.size()) == static_cast<ssize_t>(file.size());
+  sodium_memzero(file.data(), file.size());
+  if (ok && ::geteuid() == 0) ok = ::fchown(fd, uid, gid) == 0;
+  int err = errno;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(path.c_str());
+    return internalError("cannot write " + path + ": " + errnoText(err));
+  }
+  return Status::ok();
+}
+
 Result<std::string> sha512Crypt(const std::string& password) {
   char salt[CRYPT_GENSALT_OUTPUT_SIZE];
   if (!::crypt_gensalt_rn("$6$", 0, nullptr, 0, salt, sizeof salt))
@@ -178,7 +215,6 @@ struct Options {
   std::string labBinary;
   std::string bwrap;
   std::string dropbear;
-  std::string dropbearKey;
   bool cgroups = true;
   std::string cgroupParent = "darasa";
   uid_t uidBase = 400000000;
@@ -233,7 +269,7 @@ class LocalProvider final : public Provider {
   Status usable() override {
     if (opt_.bwrap.empty() || ::access(opt_.bwrap.c_str(), X_OK) != 0)
       return unavailableError("bubblewrap is not installed: apt-get install bubblewrap");
-    if (opt_.dropbear.empty() || opt_.dropbearKey.empty())
+    if (opt_.dropbear.empty())
       return unavailableError("dropbear is not installed (the labs' ssh server): apt-get install dropbear-bin");
     if (opt_.dropbear.rfind("/usr/", 0) != 0)
       return unavailableError("dropbear must live below /usr (labs see only /usr): found " + opt_.dropbear);
@@ -320,24 +356,20 @@ class LocalProvider final : public Provider {
     if (!lock) return lock.status();
     LabPaths paths(labDir(spec.labId));
     auto existing = readLabRecord(paths);
-    LabRecord rec;
     if (existing) {
-      rec = std::move(existing).value();
-      if (rec.prepared) {
-        auto seen = observe(paths, rec);
-        bool launchAgain = seen.state == ObservedState::kStopped && rec.desired == "running";
-        if (!launchAgain) return seen;
-        logger()->info("lab {}: starting it again (its supervisor is gone: {})", rec.labId, seen.detail);
-        if (Status st = launch(rec, paths, deadline); !st) return st;
-        return observe(paths, rec);
-      }
-      // Interrupted before it was complete: prepare it again from this spec.
-    } else if (existing.status().code() != Code::kNotFound) {
-      return existing.status();
-    } else {
-      rec.uidSlot = -1;
+      LabRecord rec = std::move(existing).value();
+      auto seen = observe(paths, rec);
+      bool launchAgain = seen.state == ObservedState::kStopped && rec.desired == "running";
+      if (!launchAgain) return seen;
+      logger()->info("lab {}: starting it again ({})", rec.labId, seen.detail);
+      if (Status st = launch(rec, paths, deadline); !st) return st;
+      return observe(paths, rec);
     }
-    if (Status st = prepare(spec, paths, &rec, deadline); !st) return st.withContext("lab " + spec.labId);
+    if (existing.status().code() != Code::kNotFound) return existing.status();
+    // New, or interrupted before lab.json was written (then no process of
+    // it ever ran): prepare it from this spec.
+    LabRecord rec;
+    if (Status st = prepare(spec, paths, &rec); !st) return st.withContext("lab " + spec.labId);
     if (Status st = launch(rec, paths, deadline); !st) return st.withContext("lab " + spec.labId);
     return observe(paths, rec);
   }
@@ -346,11 +378,10 @@ class LocalProvider final : public Provider {
     if (!isSafeLabId(labId)) return notFoundError("no local lab \"" + labId + "\"");
     LabPaths paths(labDir(labId));
     auto rec = readLabRecord(paths);
-    if (!rec) {
-      if (rec.status().code() == Code::kNotFound) return notFoundError("no local lab \"" + labId + "\"");
-      return rec.status();
-    }
-    return observe(paths, *rec);
+    if (rec) return observe(paths, *rec);
+    if (rec.status().code() == Code::kNotFound && !pathExists(paths.dir))
+      return notFoundError("no local lab \"" + labId + "\"");
+    return incomplete(labId, paths, rec.status());
   }
 
   Result<std::vector<ObservedLab>> list(const LabelSelector& selector, const Deadline&) override {
@@ -367,21 +398,14 @@ class LocalProvider final : public Provider {
     for (const auto& id : ids) {
       LabPaths paths(labDir(id));
       auto rec = readLabRecord(paths);
-      if (!rec) {
-        // A directory without lab.json is a create that died before writing
-        // it; a damaged one is still ours and shown as failed.
-        if (rec.status().code() == Code::kNotFound) continue;
-        ObservedLab o;
-        o.labId = id;
-        o.resourceId = paths.dir;
-        o.state = ObservedState::kFailed;
-        o.labels[kLabelLab] = id;
-        o.detail = rec.status().message();
-        if (selector.matches(o.labels)) out.push_back(std::move(o));
+      if (rec) {
+        if (selector.matches(rec->labels)) out.push_back(observe(paths, *rec));
         continue;
       }
-      if (!selector.matches(rec->labels)) continue;
-      out.push_back(observe(paths, *rec));
+      // Ours all the same: shown (failed, or being created) so that gc can
+      // remove it.
+      ObservedLab o = incomplete(id, paths, rec.status());
+      if (selector.matches(o.labels)) out.push_back(std::move(o));
     }
     return out;
   }
@@ -396,10 +420,8 @@ class LocalProvider final : public Provider {
       if (rec.status().code() == Code::kNotFound) return notFoundError("no local lab \"" + labId + "\"");
       return rec.status();
     }
-    if (!rec->prepared) return invalidError("lab " + labId + " was never completely created; create it again");
-    if (FileLock::isHeld(paths.runLock())) return Status::ok();
-    rec->desired = "running";
-    return launch(*rec, paths, deadline).withContext("lab " + labId);
+    if (FileLock::isHeld(paths.runJson())) return Status::ok();
+    return launch(*rec, paths, deadline).withContext("lab " + labId);  // records desired=running
   }
 
   Status stop(const std::string& labId, const Deadline& deadline) override {
@@ -451,6 +473,12 @@ class LocalProvider final : public Provider {
   }
 
   Status probe(const LabSpec& spec, const Deadline& deadline) override {
+    // The common case while a cohort starts, answered from run.json alone.
+    if (isSafeLabId(spec.labId)) {
+      LabPaths paths(labDir(spec.labId));
+      if (!readLabStatus(paths).ready && FileLock::isHeld(paths.runJson()))
+        return unavailableError("lab " + spec.labId + " is starting");
+    }
     auto lab = inspect(spec.labId, deadline);
     if (!lab) return lab.status();
     switch (lab->state) {
@@ -480,7 +508,7 @@ class LocalProvider final : public Provider {
     if (!isSafeLabId(labId)) return notFoundError("no local lab \"" + labId + "\"");
     LabPaths paths(labDir(labId));
     if (!pathExists(paths.labJson())) return notFoundError("no local lab \"" + labId + "\"");
-    if (!FileLock::isHeld(paths.runLock())) return unavailableError("lab " + labId + " is not running");
+    if (!FileLock::isHeld(paths.runJson())) return unavailableError("lab " + labId + " is not running");
     std::vector<std::string> cmd = {opt_.labBinary, "exec", "--lab-dir", paths.dir, "--"};
     cmd.insert(cmd.end(), argv.begin(), argv.end());
     auto r = runProcess(cmd, deadline);
@@ -548,7 +576,7 @@ class LocalProvider final : public Provider {
     }
   }
 
-  Status prepare(const LabSpec& spec, const LabPaths& paths, LabRecord* rec, const Deadline& deadline) {
+  Status prepare(const LabSpec& spec, const LabPaths& paths, LabRecord* rec) {
     const std::string user = !spec.credentials.user.empty() ? spec.credentials.user
                              : spec.access.user.empty()     ? "trainee"
                                                             : spec.access.user;
@@ -575,7 +603,6 @@ class LocalProvider final : public Provider {
         return invalidError("credentials.authorizedKey must be one public key line");
     }
 
-    // Identity and ownership first: lab.json exists before any process of the lab.
     rec->labId = spec.labId;
     rec->cohort = spec.cohort;
     rec->trainee = spec.trainee;
@@ -588,8 +615,7 @@ class LocalProvider final : public Provider {
     rec->labels[kLabelGeneration] = std::to_string(spec.generation);
     if (!spec.templateHash.empty()) rec->labels[kLabelTemplateHash] = spec.templateHash;
     rec->desired = "running";
-    rec->prepared = false;
-    if (rec->createdAt == 0) rec->createdAt = unixNow();
+    rec->createdAt = unixNow();
     if (privileged_) {
       auto slot = allocateUidSlot(spec.labId);
       if (!slot) return slot.status();
@@ -605,85 +631,62 @@ class LocalProvider final : public Provider {
     rec->sandboxGid = kSandboxUid;
     rec->user = user;
     rec->home = "/home/" + user;
+    rec->shell = opt_.shell;
     auto hn = spec.providerOptions.find("hostname");
     rec->hostname = hn != spec.providerOptions.end() ? hostnameFor(hn->second)
                                                      : hostnameFor(spec.trainee.empty() ? spec.labId : spec.trainee);
     rec->ports.clear();
-    for (const auto& p : spec.ports) rec->ports.push_back(LabPort{p.name, p.port, p.protocol, 0});
+    for (const auto& p : spec.ports) rec->ports.push_back(LabPort{p.name, p.port, p.protocol});
+    rec->readyPorts.clear();
+    if (!spec.readiness.tcpPort.empty()) {
+      for (const auto& p : spec.ports)
+        if (p.name == spec.readiness.tcpPort) rec->readyPorts.push_back(p.port);
+    } else if (spec.readiness.exec.empty()) {
+      for (const auto& p : spec.ports) rec->readyPorts.push_back(p.port);
+    }
+    rec->passwordLogin = spec.access.password;
+    rec->command = spec.command;
+    rec->env = spec.env;
+    rec->workdir = spec.workdir;
     rec->resources = spec.resources;
     rec->network = spec.network;
     rec->cgroupParent = cgroups_.usable() ? opt_.cgroupParent : "";
+    rec->noLimitsReason = cgroups_.usable() ? "" : cgroups_.reason();
     rec->cgroupName = spec.labId;
     rec->bwrap = opt_.bwrap;
     rec->labBinary = opt_.labBinary;
+    rec->dropbear = opt_.dropbear;
     rec->etcBinds = opt_.etc;
-    if (Status st = makeDir(paths.dir, 0700); !st) return st;
-    if (Status st = writeLabRecord(paths, *rec); !st) return st;
 
-    // etc/: what the sandbox sees as /etc/passwd and friends (root-owned,
-    // bound read-only).
+    // The lab's files first, lab.json last: a lab directory without
+    // lab.json is an interrupted create (no process of it ever ran), which
+    // create() simply does again.
+    if (Status st = makeDir(paths.dir, 0700); !st) return st;
     if (Status st = makeDir(paths.etcDir(), 0755); !st) return st;
-    const std::string etc = paths.etcDir() + "/";
-    std::string shells = "/bin/sh\n/bin/bash\n/usr/bin/sh\n/usr/bin/bash\n";
-    if (shells.find(opt_.shell + "\n") == std::string::npos) shells += opt_.shell + "\n";
-    const std::string uid = std::to_string(kSandboxUid);
-    struct File {
-      const char* name;
-      std::string content;
-    } files[] = {
-        {"passwd", "root:x:0:0:root:/root:/usr/sbin/nologin\n" + user + ":" + hash + ":" + uid + ":" + uid +
-                       ":" + user + ":" + rec->home + ":" + opt_.shell +
-                       "\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"},
-        {"group", "root:x:0:\n" + user + ":x:" + uid + ":\nnogroup:x:65534:\n"},
-        {"shells", shells},
-        {"hosts", "127.0.0.1\tlocalhost\n127.0.1.1\t" + rec->hostname +
-                      "\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
-        {"hostname", rec->hostname + "\n"},
-        {"nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files\n"},
-        {"init.json", toJson(initConfig(spec, *rec))},
-    };
-    for (const auto& f : files)
-      if (Status st = writeFileAtomic(etc + f.name, f.content, 0644); !st) return st;
+    // Root-owned, bound read-only; the rest of /etc is made at each start.
+    if (Status st = writeFileAtomic(paths.passwd(), passwdFile(*rec, hash), 0644); !st) return st;
     bool ssh = std::any_of(rec->ports.begin(), rec->ports.end(), [](const LabPort& p) { return p.name == "ssh"; });
     if (ssh && !pathExists(paths.hostKey())) {
       // Made once per lab and kept across stop/start, so that trainees'
-      // known_hosts stay valid.
-      // A name of its own: a dropbearkey left running by a darasa that was
-      // killed may still be writing the previous attempt's file.
+      // known_hosts stay valid. A name of its own per attempt: a darasa
+      // killed mid-create may have left one behind.
       static std::atomic<uint64_t> attempt{0};
       std::string tmp = paths.hostKey() + ".new." + std::to_string(::getpid()) + "." + std::to_string(attempt++);
-      auto r = runProcess({opt_.dropbearKey, "-t", "ed25519", "-f", tmp}, deadline.capped(std::chrono::seconds(30)), 8192);
-      if (!r) return r.status();
-      if (r->exitCode != 0) return internalError("dropbearkey failed: " + lastLine(r->output));
-      if (privileged_ && ::chown(tmp.c_str(), rec->hostUid, rec->hostGid) != 0)
-        return internalError("chown " + tmp + ": " + errnoText(errno));
-      ::chmod(tmp.c_str(), 0600);
+      if (Status st = writeHostKey(tmp, rec->hostUid, rec->hostGid); !st) return st;
       if (::rename(tmp.c_str(), paths.hostKey().c_str()) != 0)
         return internalError("cannot install the host key: " + errnoText(errno));
-    }
-    // Leftovers of interrupted attempts.
-    if (DIR* d = ::opendir(paths.etcDir().c_str())) {
-      while (dirent* e = ::readdir(d))
-        if (std::string(e->d_name).rfind("dropbear_ed25519_host_key.new.", 0) == 0)
-          ::unlinkat(::dirfd(d), e->d_name, 0);
-      ::closedir(d);
+    } else if (ssh && privileged_ && ::chown(paths.hostKey().c_str(), rec->hostUid, rec->hostGid) != 0) {
+      return internalError("chown " + paths.hostKey() + ": " + errnoText(errno));
     }
 
-    // home/: the trainee's, writable, kept across stop/start.
-    bool freshHome = !pathExists(paths.homeDir());
+    // home/: the trainee's, writable, kept across stop/start. Nothing from
+    // /etc/skel: login shells read the host's /etc/profile and bash.bashrc.
     if (Status st = makeDir(paths.homeDir(), 0755); !st) return st;
     int home = ::open(paths.homeDir().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (home < 0) return internalError("cannot open " + paths.homeDir() + ": " + errnoText(errno));
     Status st = Status::ok();
     if (privileged_ && ::fchown(home, rec->hostUid, rec->hostGid) != 0)
       st = internalError("chown " + paths.homeDir() + ": " + errnoText(errno));
-    if (st.isOk() && freshHome) {
-      for (const char* f : {".bashrc", ".profile", ".bash_logout"}) {
-        auto text = readFile(std::string("/etc/skel/") + f);
-        if (text) st = writeOwnedFile(home, f, *text, 0644, rec->hostUid, rec->hostGid);
-        if (!st) break;
-      }
-    }
     if (st.isOk() && spec.access.sshKey) {
       if (::mkdirat(home, ".ssh", 0700) != 0 && errno != EEXIST)
         st = internalError("mkdir .ssh: " + errnoText(errno));
@@ -699,53 +702,27 @@ class LocalProvider final : public Provider {
     }
     ::close(home);
     if (!st) return st;
-
-    rec->prepared = true;
     return writeLabRecord(paths, *rec);
   }
 
-  InitConfig initConfig(const LabSpec& spec, const LabRecord& rec) const {
-    InitConfig c;
-    c.user = rec.user;
-    c.home = rec.home;
-    c.shell = opt_.shell;
-    for (const auto& p : spec.ports) {
-      c.innerPorts[p.name] = p.port;
-      if (p.name == "ssh") {
-        InitService s;
-        s.name = "ssh";
-        s.argv = {opt_.dropbear, "-F", "-E", "-p", "127.0.0.1:" + std::to_string(p.port), "-r",
-                  "/etc/dropbear/dropbear_ed25519_host_key", "-P", "/run/dropbear.pid"};
-        if (!spec.access.password) s.argv.push_back("-s");
-        c.services.push_back(std::move(s));
-      }
-    }
-    if (!spec.command.empty()) {
-      InitService s;
-      s.name = "command";
-      s.argv = spec.command;
-      s.env = spec.env;
-      s.workdir = spec.workdir;
-      c.services.push_back(std::move(s));
-    }
-    if (!spec.readiness.tcpPort.empty()) {
-      for (const auto& p : spec.ports)
-        if (p.name == spec.readiness.tcpPort) c.readyPorts.push_back(p.port);
-    } else if (spec.readiness.exec.empty()) {
-      for (const auto& p : spec.ports) c.readyPorts.push_back(p.port);
-    }
-    return c;
-  }
-
-  // Binds the lab's 127.0.0.1 ports and starts its supervisor; returns once
-  // the supervisor holds run.lock (or another one does).
+  // Binds the lab's 127.0.0.1 ports and starts `darasa-lab launch`; returns
+  // once it holds run.lock (or finds another launch of the lab holding it).
   Status launch(LabRecord& rec, const LabPaths& paths, const Deadline& deadline) {
-    ::unlink(paths.runJson().c_str());
+    if (rec.desired != "running") {
+      rec.desired = "running";
+      if (Status st = writeLabRecord(paths, rec); !st) return st;
+    }
+    // The ports of the last run are tried first, so that a lab keeps its
+    // endpoints across stop/start while they are free.
+    std::map<std::string, int> previous;
+    if (auto run = readRunRecord(paths)) previous = run->hostPorts;
+    // The last run's status must not speak for this one.
+    (void)::truncate(paths.status().c_str(), 0);
     std::vector<int> socks;
     auto closeAll = [&]() {
       for (int fd : socks) ::close(fd);
     };
-    for (auto& p : rec.ports) {
+    for (const auto& p : rec.ports) {
       int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
       if (fd < 0) {
         closeAll();
@@ -757,8 +734,9 @@ class LocalProvider final : public Provider {
       sockaddr_in a{};
       a.sin_family = AF_INET;
       a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      a.sin_port = htons(static_cast<uint16_t>(p.lastHostPort));
-      bool bound = p.lastHostPort > 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      auto last = previous.find(p.name);
+      a.sin_port = htons(static_cast<uint16_t>(last == previous.end() ? 0 : last->second));
+      bool bound = a.sin_port != 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
       if (!bound) {
         a.sin_port = 0;
         if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
@@ -770,14 +748,6 @@ class LocalProvider final : public Provider {
         closeAll();
         return unavailableError("listen: " + errnoText(errno));
       }
-      socklen_t len = sizeof a;
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-      p.lastHostPort = ntohs(a.sin_port);
-    }
-    rec.desired = "running";
-    if (Status st = writeLabRecord(paths, rec); !st) {
-      closeAll();
-      return st;
     }
 
     int sync[2];
@@ -792,7 +762,7 @@ class LocalProvider final : public Provider {
     for (int fd : socks) high.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 256));
     int syncHigh = ::fcntl(sync[1], F_DUPFD_CLOEXEC, 256);
 
-    std::vector<std::string> args = {opt_.labBinary, "supervise", "--lab-dir", paths.dir, "--daemonize",
+    std::vector<std::string> args = {opt_.labBinary, "launch", "--lab-dir", paths.dir, "--daemonize",
                                      "--sync-fd", std::to_string(3 + n)};
     for (int i = 0; i < n; ++i) args.insert(args.end(), {"--listen", rec.ports[i].name + "=" + std::to_string(3 + i)});
     std::vector<char*> argv;
@@ -812,7 +782,8 @@ class LocalProvider final : public Provider {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, paths.supervisorLog().c_str(), O_WRONLY | O_APPEND | O_CREAT, 0600);
+    // The launcher's messages, then the sandbox's (bwrap, dropbear, init).
+    posix_spawn_file_actions_addopen(&fa, 1, paths.sandboxLog().c_str(), O_WRONLY | O_APPEND | O_CREAT, 0600);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     for (int i = 0; i < n; ++i) posix_spawn_file_actions_adddup2(&fa, high[i], 3 + i);
     posix_spawn_file_actions_adddup2(&fa, syncHigh, 3 + n);
@@ -832,12 +803,12 @@ class LocalProvider final : public Provider {
     for (int fd : high) ::close(fd);
     ::close(syncHigh);
     ::close(sync[1]);
-    closeAll();  // the supervisor has them now
+    closeAll();  // the launcher has them now
     if (rc != 0) {
       ::close(sync[0]);
       return unavailableError("cannot start " + opt_.labBinary + ": " + errnoText(rc));
     }
-    // It forks the real supervisor and exits at once.
+    // It forks the real launcher and exits at once.
     int status;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -858,45 +829,68 @@ class LocalProvider final : public Provider {
     ::close(sync[0]);
     std::string line = reply.substr(0, reply.find('\n'));
     if (line == "ok" || line == "busy") return Status::ok();
-    if (line.rfind("error ", 0) == 0) return internalError("supervisor: " + line.substr(6));
-    if (!eof) return timeoutError("the supervisor did not answer before the deadline");
-    auto log = readFile(paths.supervisorLog());
-    return internalError("the supervisor exited while starting" +
-                         (log ? ": " + lastLine(*log) : std::string()));
+    if (line.rfind("error ", 0) == 0) return internalError("darasa-lab launch: " + line.substr(6));
+    if (!eof) return timeoutError("darasa-lab launch did not answer before the deadline");
+    auto log = readFile(paths.sandboxLog());
+    return internalError("darasa-lab launch exited while starting" + (log ? ": " + lastLine(*log) : std::string()));
   }
 
-  // Stops the lab's supervisor (and with it the sandbox) and waits until it
-  // is gone; then no process, port or cgroup of the lab is left.
+  // Ends the lab's sandbox and waits until it is gone; then no process,
+  // port or cgroup of the lab is left. A lab has no state worth a graceful
+  // shutdown (the home directory is a plain directory): SIGKILL of bwrap
+  // ends its PID namespace at once.
   Status terminate(const LabPaths& paths, const LabRecord& rec, const Deadline& deadline) {
-    auto gone = [&]() { return !FileLock::isHeld(paths.runLock()); };
+    auto gone = [&]() { return !FileLock::isHeld(paths.runJson()); };
     auto waitGone = [&](std::chrono::milliseconds limit) {
       auto until = std::chrono::steady_clock::now() + limit;
-      auto step = std::chrono::microseconds(500);
+      auto step = std::chrono::microseconds(200);
       while (!gone()) {
         if (std::chrono::steady_clock::now() >= until || deadline.expired()) return false;
         std::this_thread::sleep_for(step);
-        step = std::min(step * 2, std::chrono::microseconds(20000));
+        step = std::min(step * 2, std::chrono::microseconds(10000));
       }
       return true;
     };
     if (!gone()) {
       auto run = readRunRecord(paths);
-      bool known = run && run->pid > 0 && processAlive(run->pid, run->startTime);
-      if (known) ::kill(run->pid, SIGTERM);
-      if (!waitGone(known ? opt_.stopTimeout : std::chrono::milliseconds(2000))) {
-        logger()->warn("lab {}: supervisor did not stop in time; killing it", rec.labId);
-        run = readRunRecord(paths);
-        if (run && run->pid > 0 && processAlive(run->pid, run->startTime)) ::kill(run->pid, SIGKILL);
-        if (run && run->sandboxPid > 0 && processAlive(run->sandboxPid, run->sandboxStartTime))
-          ::kill(run->sandboxPid, SIGKILL);
-        if (!waitGone(std::chrono::seconds(3)))
-          return timeoutError("the lab's supervisor does not stop");
+      if (run && run->pid > 0 && processAlive(run->pid, run->startTime)) ::kill(run->pid, SIGKILL);
+      // init too, in case bwrap died first and init has not noticed yet.
+      pid_t init = readLabStatus(paths).sandboxPid;
+      if (init > 0 && run) {
+        auto t = processStartTime(init);
+        if (t && *t >= run->startTime) ::kill(init, SIGKILL);
+      }
+      if (!waitGone(opt_.stopTimeout)) {
+        // Something else holds the lock (a launch that has not exec'd yet):
+        // the cgroups reach every process of the lab.
+        logger()->warn("lab {}: still running after SIGKILL; killing its cgroups", rec.labId);
+        if (!rec.cgroupParent.empty() && cgroups_.usable()) (void)cgroups_.destroy(rec.cgroupName, std::chrono::seconds(2));
+        if (!waitGone(std::chrono::seconds(3))) return timeoutError("the lab's processes do not stop");
       }
     }
-    // A supervisor that was killed could not remove the cgroups itself.
     if (!rec.cgroupParent.empty() && cgroups_.usable())
       if (Status st = cgroups_.destroy(rec.cgroupName, std::chrono::seconds(5)); !st) return st;
     return Status::ok();
+  }
+
+  // A lab directory without a readable lab.json: being created (its lock is
+  // held), or a create that died before writing it (no process of it ever
+  // ran), or a damaged record.
+  ObservedLab incomplete(const std::string& labId, const LabPaths& paths, const Status& why) const {
+    ObservedLab o;
+    o.labId = labId;
+    o.resourceId = paths.dir;
+    o.labels[kLabelLab] = labId;
+    if (why.code() == Code::kNotFound && FileLock::isHeld(lockPath(labId))) {
+      o.state = ObservedState::kCreating;
+      o.detail = "being created";
+    } else {
+      o.state = ObservedState::kFailed;
+      o.detail = why.code() == Code::kNotFound
+                     ? "creation was interrupted before the lab was complete; create it again or destroy it"
+                     : why.message();
+    }
+    return o;
   }
 
   ObservedLab observe(const LabPaths& paths, const LabRecord& rec) const {
@@ -905,48 +899,44 @@ class LocalProvider final : public Provider {
     o.resourceId = paths.dir;
     o.labels = rec.labels;
     o.generation = rec.generation;
-    if (!rec.prepared) {
-      if (FileLock::isHeld(lockPath(rec.labId))) {
-        o.state = ObservedState::kCreating;
-        o.detail = "being created";
-      } else {
-        o.state = ObservedState::kFailed;
-        o.detail = "creation was interrupted before the lab was complete; create it again or destroy it";
-      }
-      return o;
-    }
-    bool alive = FileLock::isHeld(paths.runLock());
-    auto run = readRunRecord(paths);
+    bool alive = FileLock::isHeld(paths.runJson());
+    LabStatus status = readLabStatus(paths);
+    std::string limits = status.limits.empty() ? "pending" : status.limits;
     if (alive) {
-      if (run && run->state == "ready") {
-        o.state = ObservedState::kRunning;
-        o.detail = "ready; limits: " + run->limits;
-      } else {
-        o.state = ObservedState::kCreating;
-        o.detail = run ? "starting; limits: " + run->limits : "starting";
-      }
+      o.state = status.ready ? ObservedState::kRunning : ObservedState::kCreating;
+      o.detail = std::string(status.ready ? "ready" : "starting") + "; limits: " + limits;
+      auto run = readRunRecord(paths);
       if (run) {
         for (const auto& p : rec.ports) {
           auto it = run->hostPorts.find(p.name);
           if (it != run->hostPorts.end()) o.endpoints.push_back(Endpoint{p.name, p.protocol, "127.0.0.1", it->second});
         }
-        o.resourceId = paths.dir + " (supervisor pid " + std::to_string(run->pid) + ")";
+        o.resourceId = paths.dir + " (bwrap pid " + std::to_string(run->pid) + ")";
       }
+      struct stat st;
+      // The status file's mtime: when it became ready, or its last traffic.
+      if (status.ready && ::stat(paths.status().c_str(), &st) == 0)
+        o.detail += "; active " + formatUtc(std::chrono::system_clock::from_time_t(st.st_mtime));
       return o;
     }
     if (rec.desired == "stopped") {
       o.state = ObservedState::kStopped;
       o.detail = "stopped";
-    } else if (run && run->state == "exited") {
+    } else if (!status.failed.empty()) {
       o.state = ObservedState::kFailed;
-      o.detail = run->detail;
-    } else if (run) {
-      o.state = ObservedState::kStopped;
-      o.detail = "not running: its supervisor (pid " + std::to_string(run->pid) +
-                 ") is gone (killed, or the machine restarted); start it again";
-    } else {
+      o.detail = status.failed;
+    } else if (!pathExists(paths.runJson())) {
       o.state = ObservedState::kStopped;
       o.detail = "not started (its creation was interrupted); start or create it again";
+    } else if (!status.started) {
+      // bwrap itself gave up before the lab's init ran: its message is the
+      // last line of the log.
+      auto log = readFile(paths.sandboxLog());
+      o.state = ObservedState::kFailed;
+      o.detail = "the sandbox did not start" + (log ? ": " + lastLine(*log) : std::string());
+    } else {
+      o.state = ObservedState::kStopped;
+      o.detail = "not running: its sandbox ended without a reason (killed, or the machine restarted); start it again";
     }
     return o;
   }
@@ -980,7 +970,7 @@ Result<int64_t> intOption(const std::map<std::string, std::string>& o, const std
 Result<std::unique_ptr<Provider>> makeLocalProvider(const ProviderConfig& config) {
   const auto& o = config.options;
   static const std::set<std::string> kKnown = {"root",    "labBinary",   "bwrap",    "dropbear",
-                                               "dropbearkey", "cgroups",  "cgroupParent", "uidBase",
+                                               "cgroups",  "cgroupParent", "uidBase",
                                                "uidCount", "maxParallel", "etc",      "shell",
                                                "stopTimeout"};
   for (const auto& [k, v] : o)
@@ -1009,7 +999,7 @@ Result<std::unique_ptr<Provider>> makeLocalProvider(const ProviderConfig& config
   }
   opt.bwrap = get("bwrap").empty() ? findExecutable("bwrap") : get("bwrap");
   opt.dropbear = get("dropbear").empty() ? findExecutable("dropbear") : get("dropbear");
-  opt.dropbearKey = get("dropbearkey").empty() ? findExecutable("dropbearkey") : get("dropbearkey");
+  if (sodium_init() < 0) return internalError("libsodium cannot be initialised");
   std::string cg = get("cgroups");
   if (!cg.empty() && cg != "auto" && cg != "off") return invalidError("option cgroups must be auto or off");
   opt.cgroups = cg != "off";
@@ -1020,7 +1010,9 @@ Result<std::unique_ptr<Provider>> makeLocalProvider(const ProviderConfig& config
   auto uidCount = intOption(o, "uidCount", 65536, 1, 1 << 24);
   if (!uidCount) return uidCount.status();
   int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  auto maxParallel = intOption(o, "maxParallel", std::clamp(2 * cores, 4, 16), 1, 1024);
+  // A create mostly waits for the lab's launcher to start: more calls
+  // than cores in flight keep the machine busy.
+  auto maxParallel = intOption(o, "maxParallel", std::clamp(4 * cores, 4, 32), 1, 1024);
   if (!maxParallel) return maxParallel.status();
   auto stopTimeout = intOption(o, "stopTimeout", 5, 1, 3600);
   if (!stopTimeout) return stopTimeout.status();

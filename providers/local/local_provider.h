@@ -9,12 +9,12 @@
 //   labBinary    the darasa-lab helper; default $DARASA_LAB_BINARY, then
 //                darasa-lab next to the running executable, then the one
 //                this build made
-//   bwrap, dropbear, dropbearkey   paths; default: found in PATH
+//   bwrap, dropbear  paths; default: found in PATH
 //   cgroups      auto | off (default auto: limits where the tree is writable)
 //   cgroupParent group the labs' groups go under; default "darasa"
 //   uidBase, uidCount  host uids for sandboxes when darasa runs as root;
 //                default 400000000 and 65536 (one uid per lab)
-//   maxParallel  default 2 x cores, between 4 and 16
+//   maxParallel  default 4 x cores, between 4 and 32
 //   etc          extra /etc entries bound read-only into every lab ("vim,gitconfig")
 //   shell        the trainee's login shell; default /bin/bash (or /bin/sh)
 //   stopTimeout  seconds before a stopping lab is killed; default 5
@@ -22,11 +22,15 @@
 // Layout under root:
 //   labs/<labId>/lab.json      labels, ownership and how to start it (no secrets),
 //                              written before any of its processes starts
-//   labs/<labId>/run.json      the supervisor's record: pid, ports, ready, exit reason
-//   labs/<labId>/run.lock      held by the live supervisor (liveness without pid races)
+//   labs/<labId>/run.json      this run: bwrap's pid (+ start time), the 127.0.0.1 ports
+//   labs/<labId>/run.lock      held by the lab's processes while they live (liveness
+//                              without pid races; a second launch sees it and gives up)
+//   labs/<labId>/status        lines: limits, started, ready, failed <why>
+//   labs/<labId>/info.json     bwrap's info: the lab's PID 1 (for exec)
 //   labs/<labId>/etc/          passwd (with the password hash), group, hosts, host key, init.json
 //   labs/<labId>/home/         the trainee's writable home (kept across stop/start)
-//   labs/<labId>/lab.log, supervisor.log, activity (mtime = last proxied traffic)
+//   labs/<labId>/lab.log       launcher, bwrap, init and dropbear messages
+//   labs/<labId>/activity      mtime = last proxied traffic (for idle culling)
 //   locks/<labId>.lock         serialises create/start/stop/destroy of one lab
 //   uids/<slot> -> <labId>     which sandbox uid belongs to which lab
 //   trash/                     labs being deleted

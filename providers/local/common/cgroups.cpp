@@ -261,10 +261,14 @@ Status CgroupManager::destroy(const std::string& name, std::chrono::milliseconds
   for (int round = 0;; ++round) {
     auto pids = members(name);
     if (pids.empty()) break;
-    // Freeze first so that nothing forks while we kill (a fork bomb would
-    // otherwise outrun us), then kill, then thaw so the kills are delivered.
+    // Usually the lab's processes are exiting already (its PID namespace is
+    // gone) and plain kills suffice. If they keep coming back (something
+    // forking as fast as we kill), freeze first so that nothing forks while
+    // we kill, then thaw so the kills are delivered. Freezing is not free
+    // (v1 patches kernel code when the first group freezes), hence not
+    // from the start.
     bool frozen = false;
-    if (!freezer.empty() && pathExists(freezer)) {
+    if (round >= 5 && !freezer.empty() && pathExists(freezer)) {
       frozen = v2 ? writeControl(freezer + "/cgroup.freeze", "1").isOk()
                   : writeControl(freezer + "/freezer.state", "FROZEN").isOk();
     }

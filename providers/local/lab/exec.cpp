@@ -66,11 +66,12 @@ int execMain(const std::vector<std::string>& args) {
   LabPaths paths(labDir);
   auto rec = readLabRecord(paths);
   if (!rec) return toolFail("exec", rec.status().message());
-  auto run = readRunRecord(paths);
-  if (!run) return toolFail("exec", "the lab is not running");
-  if (!FileLock::isHeld(paths.runLock()) || run->sandboxPid <= 0 ||
-      !processAlive(run->sandboxPid, run->sandboxStartTime))
-    return toolFail("exec", "the lab is not running");
+  // While run.json is locked the sandbox lives, and the status file names
+  // its PID 1.
+  pid_t sandboxPid = readLabStatus(paths).sandboxPid;
+  if (!FileLock::isHeld(paths.runJson()) || sandboxPid <= 0) return toolFail("exec", "the lab is not running");
+  uint64_t sandboxStart = processStartTime(sandboxPid).value_or(0);
+  if (sandboxStart == 0) return toolFail("exec", "the lab is not running");
 
   const bool privileged = ::geteuid() == 0;
   if (privileged && !rec->cgroupParent.empty()) {
@@ -78,7 +79,7 @@ int execMain(const std::vector<std::string>& args) {
     if (cg.usable())
       if (Status st = cg.join(rec->cgroupName, ::getpid()); !st) return toolFail("exec", st.message());
   }
-  std::string ns = "/proc/" + std::to_string(run->sandboxPid) + "/ns/";
+  std::string ns = "/proc/" + std::to_string(sandboxPid) + "/ns/";
   const char* order[] = {"net", "ipc", "uts", "pid", "mnt", "user"};
   const char* unprivOrder[] = {"user", "net", "ipc", "uts", "pid", "mnt"};
   std::vector<int> fds;
@@ -91,7 +92,8 @@ int execMain(const std::vector<std::string>& args) {
   }
   // The start time check above and these opens race with a lab that just
   // ended: check again now that we hold the namespaces.
-  if (!processAlive(run->sandboxPid, run->sandboxStartTime)) return toolFail("exec", "the lab is not running");
+  if (!processAlive(sandboxPid, sandboxStart) || !FileLock::isHeld(paths.runJson()))
+    return toolFail("exec", "the lab is not running");
   for (size_t i = 0; i < fds.size(); ++i) {
     const char* name = (privileged ? order : unprivOrder)[i];
     if (::setns(fds[i], 0) != 0) return toolFail("exec", std::string("setns ") + name + ": " + errnoText(errno));
@@ -147,6 +149,7 @@ int checkMain(const std::vector<std::string>& args) {
   if (::pipe2(errPipe, O_CLOEXEC) != 0) return toolFail("check", "pipe: " + errnoText(errno));
   l.errorFd = errPipe[1];
   l.stdoutFd = 2;
+  l.watchParent = true;
   pid_t pid = ::fork();
   if (pid < 0) return toolFail("check", "fork: " + errnoText(errno));
   if (pid == 0) execSandbox(l);
@@ -156,6 +159,7 @@ int checkMain(const std::vector<std::string>& args) {
   ssize_t n;
   while ((n = ::read(errPipe[0], buf, sizeof buf)) > 0) err.append(buf, static_cast<size_t>(n));
   int rc = waitChild(pid);
+  while (!err.empty() && err.back() == '\n') err.pop_back();
   if (!err.empty()) return toolFail("check", err);
   if (rc != 0) return toolFail("check", "a trivial sandbox exited with status " + std::to_string(rc));
   return 0;

@@ -7,12 +7,15 @@
 // when one exits five times in a row within seconds of starting. It also:
 //  - reaps every orphan (it is PID 1),
 //  - proxies each connection accepted on a host-side 127.0.0.1 listening
-//    socket (inherited from the supervisor; it stays in the host's network
+//    socket (inherited from darasa via the launcher; it stays in the host's network
 //    namespace) to 127.0.0.1:<inner port> inside the lab's namespace,
-//  - reports "ready" on the status descriptor once every readiness port
-//    accepts connections inside the lab (so ready means the service answers,
-//    not only our proxy), "activity" at most every 10 s while traffic
-//    flows, and "failed <why>" before giving up.
+//  - appends to the lab's status file: "started", then "ready" once every
+//    readiness port accepts connections inside the lab (so ready means the
+//    service answers, not only our proxy), and "failed <why>" before giving
+//    up; touches the status file (its mtime) at most every 10 s while
+//    traffic flows, for idle culling;
+//  - keeps the run.lock descriptor open: the lab counts as running exactly
+//    as long as bwrap or init lives.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -20,6 +23,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -94,7 +98,7 @@ struct Conn {
 
 class Proxy {
  public:
-  Proxy(int epfd, int statusFd) : ep_(epfd), statusFd_(statusFd) {}
+  Proxy(int epfd, int activityFd) : ep_(epfd), activityFd_(activityFd) {}
 
   void addListener(int fd, int innerPort) {
     setCloexecNonblock(fd);
@@ -240,14 +244,14 @@ class Proxy {
 
   void noteActivity() {
     int64_t now = nowMs();
-    if (now - lastActivity_ >= 10000) {
+    if (activityFd_ >= 0 && now - lastActivity_ >= 10000) {
       lastActivity_ = now;
-      say(statusFd_, "activity");
+      ::futimens(activityFd_, nullptr);
     }
   }
 
   int ep_;
-  int statusFd_;
+  int activityFd_;
   int64_t lastActivity_ = -1000000;
   std::map<int, int> listeners_;  // fd -> inner port
   std::map<int, std::shared_ptr<Conn>> byFd_;
@@ -268,7 +272,7 @@ pid_t startService(const Service& s, const InitConfig& cfg) {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::setsid();
-  // Undo the supervisor's protection: trainee processes are fair game for
+  // Undo the launcher's protection: trainee processes are fair game for
   // the OOM killer, the lab's init is not.
   int f = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
   if (f >= 0) {
@@ -309,14 +313,14 @@ std::string describeExit(int status) {
 }  // namespace
 
 int initMain(const std::vector<std::string>& args) {
-  std::string configPath;
-  int statusFd = -1;
+  int configFd = -1, statusFd = -1;
   std::vector<std::pair<std::string, int>> listen;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto next = [&]() -> std::string { return i + 1 < args.size() ? args[++i] : ""; };
-    if (a == "--config") configPath = next();
+    if (a == "--config-fd") configFd = std::atoi(next().c_str());
     else if (a == "--status-fd") statusFd = std::atoi(next().c_str());
+    else if (a == "--lock-fd") (void)next();  // kept open (below), never used
     else if (a == "--listen") {
       std::string v = next();
       auto eq = v.find('=');
@@ -324,14 +328,15 @@ int initMain(const std::vector<std::string>& args) {
       listen.emplace_back(v.substr(0, eq), std::atoi(v.c_str() + eq + 1));
     }
   }
-  if (statusFd >= 0) ::fcntl(statusFd, F_SETFD, FD_CLOEXEC);
+  // Nothing we inherited (sockets, run files, the lock) goes to services.
+  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
   ::signal(SIGPIPE, SIG_IGN);
-  auto text = readFile(configPath);
-  if (!text) {
-    say(statusFd, "failed cannot read " + configPath);
-    return 1;
-  }
-  auto cfgOr = initConfigFromJson(*text);
+  say(statusFd, "started");
+  std::string text;
+  char buf[4096];
+  for (ssize_t got; (got = ::read(configFd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(got));
+  ::close(configFd);
+  auto cfgOr = initConfigFromJson(text);
   if (!cfgOr) {
     say(statusFd, "failed " + cfgOr.status().message());
     return 1;
@@ -368,6 +373,8 @@ int initMain(const std::vector<std::string>& args) {
 
   bool ready = false;
   int64_t nextReadyCheck = 0;
+  // Services take a few ms to listen: look often at first, then less.
+  int64_t readyInterval = 2;
   constexpr int kMaxQuickExits = 5;
   constexpr int64_t kQuickMs = 5000;
   for (;;) {
@@ -383,7 +390,7 @@ int initMain(const std::vector<std::string>& args) {
       if (fd == sigFd) {
         signalfd_siginfo si;
         while (::read(sigFd, &si, sizeof si) == sizeof si) {
-          if (si.ssi_signo != SIGCHLD) return 0;  // only the supervisor can reach us
+          if (si.ssi_signo != SIGCHLD) return 0;  // only the host can reach us
         }
         int status;
         pid_t p;
@@ -426,7 +433,8 @@ int initMain(const std::vector<std::string>& args) {
         ready = true;
         say(statusFd, "ready");
       } else {
-        nextReadyCheck = now + 20;
+        nextReadyCheck = now + readyInterval;
+        readyInterval = std::min<int64_t>(readyInterval * 2, 50);
       }
     }
   }

@@ -9,12 +9,12 @@ int main(int argc, char** argv) {
   using namespace darasa::providers::local::tool;
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
-    std::fprintf(stderr, "usage: darasa-lab supervise|init|exec|check ...\n");
+    std::fprintf(stderr, "usage: darasa-lab launch|init|exec|check ...\n");
     return 2;
   }
   std::string mode = args.front();
   args.erase(args.begin());
-  if (mode == "supervise") return superviseMain(args);
+  if (mode == "launch") return launchMain(args);
   if (mode == "init") return initMain(args);
   if (mode == "exec") return execMain(args);
   if (mode == "check") return checkMain(args);

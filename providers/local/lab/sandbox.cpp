@@ -23,7 +23,8 @@ namespace {
 
 [[noreturn]] void fail(int errorFd, const std::string& msg) {
   if (errorFd >= 0) {
-    ssize_t n = ::write(errorFd, msg.data(), msg.size());
+    std::string line = "failed sandbox setup: " + msg + "\n";
+    ssize_t n = ::write(errorFd, line.data(), line.size());
     (void)n;
   }
   _exit(127);
@@ -74,8 +75,8 @@ void appendBaseMounts(std::vector<std::string>* argv) {
   add({"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"});
 }
 
-void buildLabLaunch(const LabRecord& rec, const LabPaths& paths, bool privileged, int statusFd,
-                    int infoFd, SandboxLaunch* l) {
+void buildLabLaunch(const LabRecord& rec, const LabPaths& paths, bool privileged, const SandboxFds& fds,
+                    SandboxLaunch* l) {
   l->bwrap = rec.bwrap;
   l->privileged = privileged;
   l->hostUid = rec.hostUid;
@@ -94,18 +95,16 @@ void buildLabLaunch(const LabRecord& rec, const LabPaths& paths, bool privileged
        "--unshare-cgroup-try"});
   if (!privileged) add({"--unshare-net"});
   add({"--die-with-parent", "--as-pid-1", "--new-session", "--hostname", rec.hostname,
-       "--info-fd", std::to_string(infoFd)});
+       "--info-fd", std::to_string(fds.info)});
   appendBaseMounts(&a);
   add({"--dir", "/var", "--tmpfs", "/var/tmp", "--symlink", "../run", "/var/run", "--dir", "/etc"});
   for (const auto& e : rec.etcBinds) add({"--ro-bind-try", "/etc/" + e, "/etc/" + e});
-  for (const char* f : {"passwd", "group", "shells", "hosts", "hostname", "nsswitch.conf"})
-    add({"--ro-bind", etc + "/" + f, std::string("/etc/") + f});
-  if (pathExists(paths.hostKey()))
-    add({"--ro-bind", etc + "/dropbear_ed25519_host_key",
-         "/etc/dropbear/dropbear_ed25519_host_key"});
-  add({"--ro-bind", etc + "/init.json", kSandboxInitConfig, "--ro-bind", toolPath, kSandboxToolPath,
-       "--bind", home, rec.home, "--chdir", rec.home, "--remount-ro", "/", "--", kSandboxToolPath,
-       "init", "--config", kSandboxInitConfig, "--status-fd", std::to_string(statusFd)});
+  for (const auto& [name, fd] : fds.etcData) add({"--ro-bind-data", std::to_string(fd), "/etc/" + name});
+  add({"--ro-bind", etc + "/passwd", "/etc/passwd"});
+  if (pathExists(paths.hostKey())) add({"--ro-bind", etc + "/dropbear_ed25519_host_key", kSandboxHostKey});
+  add({"--ro-bind", toolPath, kSandboxToolPath, "--bind", home, rec.home, "--chdir", rec.home, "--remount-ro", "/",
+       "--", kSandboxToolPath, "init", "--config-fd", std::to_string(fds.config), "--status-fd",
+       std::to_string(fds.status), "--lock-fd", std::to_string(fds.lock)});
   for (size_t i = 0; i < rec.ports.size(); ++i)
     add({"--listen", rec.ports[i].name + "=" + std::to_string(3 + i)});
 
@@ -171,9 +170,11 @@ void execSandbox(const SandboxLaunch& l) {
     if (::setresgid(l.hostGid, l.hostGid, l.hostGid) != 0) fail(errFd, "setresgid: " + errnoText(errno));
     if (::setresuid(l.hostUid, l.hostUid, l.hostUid) != 0) fail(errFd, "setresuid: " + errnoText(errno));
   }
-  // Set after the uid change, which clears it. bwrap sets its own too.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) _exit(127);
+  if (l.watchParent) {
+    // Set after the uid change, which clears it. bwrap sets its own too.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) _exit(127);
+  }
 
   // Move every descriptor we keep above the target range first, so that
   // placing them at 1, 2, 3... never overwrites one still to be placed.
@@ -192,7 +193,7 @@ void execSandbox(const SandboxLaunch& l) {
   for (int i = 0; i < n; ++i)
     if (tmp[i] < 0 || ::dup2(tmp[i], 3 + i) < 0) fail(err, "cannot pass descriptor " + std::to_string(i));
   // Everything else closes at exec (the error pipe included, which tells
-  // the supervisor that exec worked).
+  // the caller that exec worked).
   ::close_range(3 + n, ~0U, CLOSE_RANGE_CLOEXEC);
 
   std::vector<char*> argv, envp;

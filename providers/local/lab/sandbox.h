@@ -34,25 +34,38 @@ struct SandboxLaunch {
   int stdoutFd = -1;  // stdout+stderr of the sandbox; -1 keeps ours
   const CgroupManager* cgroups = nullptr;
   std::string cgroupName;
-  int errorFd = -1;  // close-on-exec pipe: a message lands here if we fail before exec
+  // Where "failed sandbox setup: <why>" goes if we fail before exec.
+  int errorFd = -1;
+  // In a forked child: give up if the parent is gone, and die with it.
+  bool watchParent = false;
+};
+
+// Where the lab's run descriptors arrive in bwrap and init (after the
+// listening sockets at 3, 4, ...).
+struct SandboxFds {
+  int status = -1;  // append-only status file: init writes started/ready/failed
+  int info = -1;    // bwrap --info-fd (a second descriptor of the status file)
+  int lock = -1;    // run.json's lock, held as long as any sandbox process keeps it
+  int config = -1;  // init's configuration (a memfd)
+  std::vector<std::pair<std::string, int>> etcData;  // /etc/<name> contents (memfds)
 };
 
 inline constexpr const char* kStageDir = "/tmp/darasa-stage";
 inline constexpr const char* kSandboxToolPath = "/run/darasa/darasa-lab";
-inline constexpr const char* kSandboxInitConfig = "/run/darasa/init.json";
 
-// Fills argv/stage of a launch for lab `rec` stored in `paths`. The sandbox
-// command is `darasa-lab init` with the listen descriptors numbered from 3
-// and the status descriptor after them.
-void buildLabLaunch(const LabRecord& rec, const LabPaths& paths, bool privileged,
-                    int statusFd, int infoFd, SandboxLaunch* launch);
+// Fills argv/stage/env of a launch for lab `rec` stored in `paths`. The
+// sandbox command is `darasa-lab init` with the listen descriptors numbered
+// from 3 and the run descriptors at `fds`.
+void buildLabLaunch(const LabRecord& rec, const LabPaths& paths, bool privileged, const SandboxFds& fds,
+                    SandboxLaunch* launch);
 
 // The mounts every sandbox gets: /usr read-only, the /bin, /lib... links or
 // directories of the host, /proc, /dev, tmpfs on /tmp and /run.
 void appendBaseMounts(std::vector<std::string>* argv);
 
-// In a forked child: does the steps above and execs bwrap. Never returns; on
-// failure writes a message to errorFd and exits 127.
+// Does the steps above and execs bwrap (in a forked child, or as the
+// launcher itself). Never returns; on failure writes a line to errorFd and
+// exits 127.
 [[noreturn]] void execSandbox(const SandboxLaunch& launch);
 
 }  // namespace darasa::providers::local::tool

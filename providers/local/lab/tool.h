@@ -1,7 +1,7 @@
 // darasa-lab: the helper executable of the local provider. One binary, four
 // modes, each a small single-threaded program:
-//   supervise  per lab, on the host, detached from darasa: cgroups, the
-//              bubblewrap sandbox, run.json; lives as long as the lab runs
+//   launch     per lab start, on the host, detached from darasa: run lock,
+//              cgroups, network namespace, then it execs bubblewrap
 //   init       PID 1 inside the sandbox: services (dropbear, the template's
 //              command), the TCP proxy from 127.0.0.1 on the host into the
 //              lab's network namespace, readiness
@@ -14,7 +14,7 @@
 
 namespace darasa::providers::local::tool {
 
-int superviseMain(const std::vector<std::string>& args);
+int launchMain(const std::vector<std::string>& args);
 int initMain(const std::vector<std::string>& args);
 int execMain(const std::vector<std::string>& args);
 int checkMain(const std::vector<std::string>& args);
