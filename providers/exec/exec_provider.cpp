@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -352,9 +353,16 @@ class ExecProvider final : public Provider {
     info_.name = config_.name;
     info_.kind = ProviderKind::kOther;
     info_.maxParallel = 1;
+    reaper_ = std::thread([this] { reapLoop(); });
   }
 
   ~ExecProvider() override {
+    {
+      std::lock_guard lock(reapMu_);
+      stopping_ = true;
+    }
+    reapCv_.notify_all();
+    reaper_.join();
     std::lock_guard lock(mu_);
     if (proc_) proc_->stop(milliseconds(1000));
   }
@@ -457,10 +465,29 @@ class ExecProvider final : public Provider {
     }
   }
 
+  // A plugin that dies between calls is reaped within a second (no zombie
+  // while darasa idles) and its exit logged; calls in flight are not waited for.
+  void reapLoop() {
+    std::unique_lock lk(reapMu_);
+    while (!reapCv_.wait_for(lk, milliseconds(500), [this] { return stopping_; })) {
+      std::unique_lock call(mu_, std::try_to_lock);
+      if (!call.owns_lock() || !proc_ || proc_->alive()) continue;
+      proc_->drainStderr();
+      logger()->warn("{} {} between calls{}; it is restarted on the next call", label(), proc_->endedDescription(),
+                     proc_->stderrSuffix());
+      proc_->kill();
+      proc_.reset();
+      handshaken_ = false;
+    }
+  }
+
   // Kills the plugin (it is restarted on the next call) and returns s.
   Status killWith(Status s) const {
     if (proc_) {
-      logger()->warn("{}; stopped the plugin, it is restarted on the next call", s.message());
+      if (s.message().find("restarts it") != std::string::npos)
+        logger()->warn("{}", s.message());
+      else
+        logger()->warn("{}; stopped the plugin, it is restarted on the next call", s.message());
       proc_->kill();
       proc_.reset();
     }
@@ -594,6 +621,10 @@ class ExecProvider final : public Provider {
   mutable bool handshaken_ = false;
   mutable ProviderInfo info_;
   mutable int64_t nextId_ = 1;
+  std::mutex reapMu_;
+  std::condition_variable reapCv_;
+  bool stopping_ = false;
+  std::thread reaper_;  // last: started after everything it uses
 };
 
 bool validPluginName(const std::string& n) {

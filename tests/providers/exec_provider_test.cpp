@@ -72,6 +72,9 @@ for line in sys.stdin:
         continue
     if method == "list":
         answer({"id": rid, "result": {"labs": []}})
+        if mode == "exit-when-idle":
+            print("fault: leaving while idle", file=sys.stderr, flush=True)
+            sys.exit(4)
         continue
     answer({"id": rid, "error": {"code": "not-found", "message": "no such lab"}})
 )PY";
@@ -258,6 +261,17 @@ TEST_F(ExecProviderTest, ThePluginGetsTheDeadlineAndTheHandshakeDescribesIt) {
   EXPECT_LT(told, 3000);
   // Without the capability, stop is refused here, not sent.
   EXPECT_EQ(provider->stop("c.y", Deadline::after(1s)).code(), Code::kNotSupported);
+}
+
+TEST_F(ExecProviderTest, APluginThatDiesBetweenCallsIsReapedAndRestarted) {
+  auto provider = fault("exit-when-idle");
+  ASSERT_TRUE(provider->list(LabelSelector::all(), Deadline::after(5s)).isOk());
+  // Reaped without any call from darasa (within about half a second).
+  auto until = Clock::now() + 3s;
+  while (!leftovers().empty() && Clock::now() < until) std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(leftovers(), std::vector<std::string>{});
+  EXPECT_TRUE(provider->list(LabelSelector::all(), Deadline::after(5s)).isOk());
+  expectHealthyStillServes();
 }
 
 TEST_F(ExecProviderTest, AMissingExecutableIsUnavailableWithThePath) {
