@@ -66,9 +66,16 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null ||
     { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; }
 }
-if ! command -v podman >/dev/null || ! command -v runc >/dev/null; then
-  echo "installing podman and runc..."
-  apt_install podman runc
+# podman and runc, and the pieces Podman only recommends but darasa relies
+# on: netavark + aardvark-dns (the network backend the provider was tested
+# with: per-lab bridges, "isolate", ports on 127.0.0.1) and catatonit (the
+# provider's init=true option).
+want=(podman runc netavark aardvark-dns catatonit)
+missing=()
+for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}..."
+  apt_install --no-install-recommends "${missing[@]}"
 fi
 command -v curl >/dev/null || apt_install curl
 
@@ -80,6 +87,7 @@ default_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]
 [engine]
 runtime = \"runc\"
 [network]
+network_backend = \"netavark\"
 # Subnets Podman picks for new networks (darasa names its own explicitly).
 default_subnet_pools = [{\"base\" = \"10.89.0.0/16\", \"size\" = 24}]"
 mkdir -p /etc/containers

@@ -63,6 +63,7 @@ struct Options {
   int stopTimeout = 10;
   Cidr subnetPool{(10u << 24) | (89u << 16), 16};
   bool internalNetworks = false;
+  bool init = false;
   int maxParallel = 4;
 };
 
@@ -70,7 +71,7 @@ const std::set<std::string>& knownOptions() {
   static const std::set<std::string> k = {"host",        "tlsCa",       "tlsCert",        "tlsKey",
                                           "apiVersion",  "ulimits",     "credentials",    "credentialsUid",
                                           "credentialsGid", "stopTimeout", "subnetPool", "internalNetworks",
-                                          "maxParallel"};
+                                          "init",        "maxParallel"};
   return k;
 }
 
@@ -169,6 +170,10 @@ Result<Options> parseOptions(const ProviderConfig& config, const std::string& de
     if (!c || c->prefix > 23)
       return invalidError("option subnetPool=\"" + v + "\": expected an IPv4 range of at least two /24s, e.g. 10.89.0.0/16");
     out.subnetPool = *c;
+  }
+  if (auto v = get("init"); !v.empty()) {
+    if (v != "true" && v != "false") return invalidError("option init=\"" + v + "\": expected true or false");
+    out.init = v == "true";
   }
   if (auto v = get("internalNetworks"); !v.empty()) {
     if (v != "true" && v != "false") return invalidError("option internalNetworks=\"" + v + "\": expected true or false");
@@ -768,6 +773,7 @@ class DockerProvider final : public Provider {
     }
 
     json host = {{"NetworkMode", network}, {"PortBindings", bindings}, {"RestartPolicy", {{"Name", "no"}}}};
+    if (opts_.init) host["Init"] = true;
     if (spec.resources.cpuMillis > 0) host["NanoCpus"] = spec.resources.cpuMillis * 1000000;
     if (spec.resources.memoryBytes > 0) {
       host["Memory"] = spec.resources.memoryBytes;

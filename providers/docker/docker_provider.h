@@ -23,6 +23,9 @@
 //   internalNetworks  "true": isolated/cohort networks are Internal (no route
 //                   out of the host) — then no ports can be published, and
 //                   validate() refuses templates with ports.
+//   init            "true": the engine's init (catatonit, tini) is PID 1 and
+//                   passes signals on — for images whose command ignores a
+//                   stop's SIGTERM as PID 1 (each stop then waits stopTimeout).
 //   maxParallel     calls worth running at once (default 4).
 //
 // What a lab is: a container "darasa-<lab id>" carrying the labels darasa.lab,

@@ -439,6 +439,21 @@ TEST_F(DockerProviderTest, ALabThatExitsNonZeroOnStopIsStoppedNotFailed) {
   EXPECT_NE(lab->detail.find("exited with code 9"), std::string::npos) << lab->detail;
 }
 
+TEST_F(DockerProviderTest, InitOptionLetsACommandThatIgnoresSigtermStopQuickly) {
+  // busybox httpd as PID 1 ignores SIGTERM: without an init a stop waits for
+  // the SIGKILL after stopTimeout.
+  provider_ = make({{"init", "true"}, {"stopTimeout", "20"}});
+  LabSpec s = spec("hank");
+  s.command = {"httpd", "-f", "-p", "8080", "-h", "/www"};
+  ASSERT_TRUE(provider_->create(s, Deadline::after(60s)).isOk());
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(provider_->stop(s.labId, Deadline::after(60s)).isOk());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+  auto lab = provider_->inspect(s.labId, Deadline::after(30s));
+  ASSERT_TRUE(lab.isOk());
+  EXPECT_EQ(lab->state, ObservedState::kStopped) << lab->detail;
+}
+
 TEST_F(DockerProviderTest, DestroyRemovesContainerAndItsNetwork) {
   LabSpec s = spec("heidi", NetworkMode::kIsolated);
   auto lab = provider_->create(s, Deadline::after(60s));
