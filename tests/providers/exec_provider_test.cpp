@@ -208,7 +208,7 @@ TEST_P(ExecFaultTest, GivesTheRightErrorWithinTheDeadlineAndLeavesNothingBehind)
   ASSERT_FALSE(made.isOk());
   EXPECT_EQ(made.status().code(), f.code) << made.status().toString();
   EXPECT_NE(made.status().message().find(f.message), std::string::npos) << made.status().toString();
-  EXPECT_LE(took, 2s + 100ms);
+  EXPECT_LE(took, 2s + 250ms);  // the deadline, plus killing and reaping on a loaded machine
   if (f.mode != "hang") {
     EXPECT_LT(took, 1500ms) << "a fault that shows at once is reported at once";
   }
