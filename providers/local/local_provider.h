@@ -17,20 +17,21 @@
 //   maxParallel  default 4 x cores, between 4 and 32
 //   etc          extra /etc entries bound read-only into every lab ("vim,gitconfig")
 //   shell        the trainee's login shell; default /bin/bash (or /bin/sh)
-//   stopTimeout  seconds before a stopping lab is killed; default 5
+//   stopTimeout  seconds a lab may take to end after SIGKILL of its bwrap
+//                before its cgroups are killed too; default 5
 //
 // Layout under root:
-//   labs/<labId>/lab.json      labels, ownership and how to start it (no secrets),
-//                              written before any of its processes starts
-//   labs/<labId>/run.json      this run: bwrap's pid (+ start time), the 127.0.0.1 ports
-//   labs/<labId>/run.lock      held by the lab's processes while they live (liveness
-//                              without pid races; a second launch sees it and gives up)
-//   labs/<labId>/status        lines: limits, started, ready, failed <why>
-//   labs/<labId>/info.json     bwrap's info: the lab's PID 1 (for exec)
-//   labs/<labId>/etc/          passwd (with the password hash), group, hosts, host key, init.json
+//   labs/<labId>/lab.json      labels, ownership and how to start it (no secrets);
+//                              written once, before any of its processes starts
+//   labs/<labId>/run.json      this run: bwrap's pid (+ start time), the 127.0.0.1
+//                              ports; its OFD lock is held by the lab's processes
+//                              while they live (liveness without pid races; a
+//                              second launch sees it and gives up)
+//   labs/<labId>/status        lines: limits, bwrap's info (the lab's PID 1),
+//                              started, ready, failed <why>; mtime = last traffic
+//   labs/<labId>/etc/          passwd (with the password hash), the ssh host key
 //   labs/<labId>/home/         the trainee's writable home (kept across stop/start)
 //   labs/<labId>/lab.log       launcher, bwrap, init and dropbear messages
-//   labs/<labId>/activity      mtime = last proxied traffic (for idle culling)
 //   locks/<labId>.lock         serialises create/start/stop/destroy of one lab
 //   uids/<slot> -> <labId>     which sandbox uid belongs to which lab
 //   trash/                     labs being deleted

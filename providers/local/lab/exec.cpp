@@ -2,8 +2,8 @@
 //
 // exec --lab-dir D [--] ARGV...: runs ARGV as the trainee inside the running
 // lab D: joins the lab's cgroups, enters the namespaces of the lab's PID 1
-// (network, IPC, UTS, PID, mount, then user — the order root needs; an
-// unprivileged caller enters the user namespace first), forks (a new PID
+// (network, IPC, UTS, PID, mount, then user; an unprivileged caller first
+// enters the user namespace that owns them), forks (a new PID
 // namespace applies to children only) and execs. Exit status is the
 // command's (128+n for a signal); kToolFailure with a "darasa-lab exec:"
 // message on stderr when we could not get in.
@@ -12,6 +12,9 @@
 // (same privilege drop, namespaces and base mounts) and runs /bin/true.
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -80,25 +83,41 @@ int execMain(const std::vector<std::string>& args) {
       if (Status st = cg.join(rec->cgroupName, ::getpid()); !st) return toolFail("exec", st.message());
   }
   std::string ns = "/proc/" + std::to_string(sandboxPid) + "/ns/";
-  const char* order[] = {"net", "ipc", "uts", "pid", "mnt", "user"};
-  const char* unprivOrder[] = {"user", "net", "ipc", "uts", "pid", "mnt"};
-  std::vector<int> fds;
   // Open them all before entering any: after the mount namespace changes,
   // /proc is the lab's.
-  for (const char* name : privileged ? order : unprivOrder) {
-    int fd = ::open((ns + name).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return toolFail("exec", "cannot open " + ns + name + ": " + errnoText(errno));
+  auto openNs = [&](const char* name) { return ::open((ns + name).c_str(), O_RDONLY | O_CLOEXEC); };
+  int userFd = openNs("user");
+  if (userFd < 0) return toolFail("exec", "cannot open " + ns + "user: " + errnoText(errno));
+  const char* others[] = {"net", "ipc", "uts", "pid", "mnt"};
+  std::vector<int> fds;
+  for (const char* name : others) {
+    int fd = openNs(name);
+    if (fd < 0) return toolFail("exec", std::string("cannot open ") + ns + name + ": " + errnoText(errno));
     fds.push_back(fd);
   }
   // The start time check above and these opens race with a lab that just
   // ended: check again now that we hold the namespaces.
   if (!processAlive(sandboxPid, sandboxStart) || !FileLock::isHeld(paths.runJson()))
     return toolFail("exec", "the lab is not running");
+  if (!privileged) {
+    // bwrap makes a user namespace (owning the lab's other namespaces) and,
+    // to map uid 1000, a second one inside it where the lab runs. Without
+    // privileges we must enter the outer one first to be allowed into the
+    // others (as root we enter them directly).
+    int parent = ::ioctl(userFd, NS_GET_PARENT);
+    struct stat mine, theirs;
+    bool ownUserns = parent >= 0 && ::stat("/proc/self/ns/user", &mine) == 0 && ::fstat(parent, &theirs) == 0 &&
+                     mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
+    if (parent >= 0 && !ownUserns && ::setns(parent, CLONE_NEWUSER) != 0)
+      return toolFail("exec", "setns user (outer): " + errnoText(errno));
+    if (parent >= 0) ::close(parent);
+  }
   for (size_t i = 0; i < fds.size(); ++i) {
-    const char* name = (privileged ? order : unprivOrder)[i];
-    if (::setns(fds[i], 0) != 0) return toolFail("exec", std::string("setns ") + name + ": " + errnoText(errno));
+    if (::setns(fds[i], 0) != 0) return toolFail("exec", std::string("setns ") + others[i] + ": " + errnoText(errno));
     ::close(fds[i]);
   }
+  if (::setns(userFd, CLONE_NEWUSER) != 0) return toolFail("exec", "setns user: " + errnoText(errno));
+  ::close(userFd);
   if (::setresgid(rec->sandboxGid, rec->sandboxGid, rec->sandboxGid) != 0)
     return toolFail("exec", "setresgid: " + errnoText(errno));
   if (::setresuid(rec->sandboxUid, rec->sandboxUid, rec->sandboxUid) != 0)

@@ -132,6 +132,13 @@ void execSandbox(const SandboxLaunch& l) {
     // The lab's processes lose to a trainee's memory hog when the cgroup
     // runs out of memory; init raises its children back to 0.
     writeSmallFile("/proc/self/oom_score_adj", "-900");
+    // A network namespace shares the host's TCP hash table (262144 buckets
+    // here) unless its parent asks otherwise; every read of /proc/net/tcp
+    // walks all of it, and dropbear reads it at each start to seed its RNG.
+    // Ask, from a throwaway namespace (the host's setting stays as it is),
+    // for a small table of the lab's own (Linux >= 6.1; ignored before).
+    if (::unshare(CLONE_NEWNET) != 0) fail(errFd, "unshare(net): " + errnoText(errno));
+    writeSmallFile("/proc/sys/net/ipv4/tcp_child_ehash_entries", "1024");
     if (::unshare(CLONE_NEWNS | CLONE_NEWNET) != 0)
       fail(errFd, "unshare(mount, net): " + errnoText(errno));
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
