@@ -20,6 +20,8 @@ ProviderRegistry& Context::registry() {
     registry_->setStateDir(stateDir().string());
     auto s = providers::registerBuiltinProviders(*registry_);
     if (!s) std::cerr << "darasa: warning: " << s.message() << "\n";
+    s = providers::registerPluginProviders(*registry_);
+    if (!s) std::cerr << "darasa: warning: plugins: " << s.message() << "\n";
   }
   return *registry_;
 }

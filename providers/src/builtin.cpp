@@ -1,12 +1,24 @@
 #include "providers/builtin.h"
 
+#include "docker/docker_provider.h"
+#include "exec/exec_provider.h"
 #include "local/local_provider.h"
 
 namespace darasa::providers {
 
 Status registerBuiltinProviders(ProviderRegistry& registry) {
-  return registry.add("local", local::makeLocalProvider,
-                      "sandboxed processes on this machine (bubblewrap, cgroups)");
+  Status s = registry.add("local", local::makeLocalProvider,
+                          "sandboxed processes on this machine (bubblewrap, cgroups)");
+  if (!s) return s;
+  s = registry.add("docker", docker::makeDockerProvider,
+                   "containers through the Docker Engine API (Docker or Podman)");
+  if (!s) return s;
+  return registry.add("podman", docker::makePodmanProvider,
+                      "the docker provider, on Podman's API socket by default");
+}
+
+Status registerPluginProviders(ProviderRegistry& registry) {
+  return exec::registerPluginProviders(registry, exec::defaultPluginDirs());
 }
 
 }  // namespace darasa::providers

@@ -426,9 +426,9 @@ Result<std::vector<GcItem>> LabService::gc(bool dryRun, std::chrono::millisecond
         reason = "unknown to the state";
       } else if (lab->phase == LabPhase::kDestroyed) {
         reason = "recorded as destroyed";
-      } else if (lab->provider != name && !lab->provider.empty()) {
-        reason = "belongs to provider " + lab->provider;
       } else {
+        // Known and alive: it is the reconciler's, whichever provider name
+        // (two names may reach one engine) listed it.
         continue;
       }
       GcItem item{name, std::move(o), reason, Status::ok()};

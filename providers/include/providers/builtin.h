@@ -1,12 +1,17 @@
-// Registers every provider built into the darasa binary with a registry.
+// Registers the providers of the darasa binary with a registry: the built-in
+// ones and the out-of-process plugins found on this machine.
 #pragma once
 
 #include "provisioner/provider.h"
 
 namespace darasa::providers {
 
-// Adds "local" (and later "docker", ...) to the registry. Fails only if a name
-// is already taken.
+// Adds "local", "docker" and "podman" (docker on Podman's socket). Fails only if a name is already taken.
 Status registerBuiltinProviders(ProviderRegistry& registry);
+
+// Adds a provider NAME for every executable darasa-provider-NAME in
+// $DARASA_HOME/plugins, then in each directory of $PATH (the first found
+// wins; names already registered are kept).
+Status registerPluginProviders(ProviderRegistry& registry);
 
 }  // namespace darasa::providers
