@@ -180,6 +180,7 @@ TEST_F(DockerProviderTest, CreateAppliesLabelsLimitsEnvAndPublishesPorts) {
   s.ports = {{"ssh", 22, "tcp"}, {"web", 8080, "http"}};
   s.command = {"/sbin/darasa-lab-init", "httpd", "-f", "-p", "8080", "-h", "/www"};
   s.env = {{"COURSE", "cyber-101"}};
+  s.workdir = "/www";
   s.labels = {{"course", "cyber"}};
   s.readiness.tcpPort = "web";
 
@@ -222,6 +223,8 @@ TEST_F(DockerProviderTest, CreateAppliesLabelsLimitsEnvAndPublishesPorts) {
   bool envSeen = false;
   for (const auto& e : c["Config"]["Env"]) envSeen |= e == "COURSE=cyber-101";
   EXPECT_TRUE(envSeen) << c["Config"]["Env"].dump();
+  EXPECT_EQ(c["Config"]["WorkingDir"], "/www");
+  EXPECT_EQ(execOut(s.labId, {"pwd"}), "/www\n");
   // Published on 127.0.0.1 only.
   for (const auto& [port, bindings] : c["NetworkSettings"]["Ports"].items())
     for (const auto& b : bindings) EXPECT_EQ(b["HostIp"], "127.0.0.1") << port;
@@ -626,6 +629,13 @@ TEST_F(DockerProviderTest, ExecReturnsExitCodeAndOutput) {
   EXPECT_EQ(big->exitCode, 0);
   EXPECT_EQ(big->output.size(), 200000u);
   EXPECT_EQ(provider_->exec(cohort_ + ".nobody", {"true"}, Deadline::after(30s)).status().code(), Code::kNotFound);
+
+  // spec.user: the lab's processes (and exec'd commands) run as that user.
+  LabSpec asNobody = spec("ruth");
+  asNobody.user = "65534:65534";
+  asNobody.command = {"sleep", "600"};
+  ASSERT_TRUE(provider_->create(asNobody, Deadline::after(60s)).isOk());
+  EXPECT_EQ(execOut(asNobody.labId, {"id", "-u"}), "65534\n");
 }
 
 TEST_F(DockerProviderTest, ProbeFollowsTheReadinessCheck) {
@@ -652,6 +662,7 @@ TEST_F(DockerProviderTest, ProbeFollowsTheReadinessCheck) {
   // A lab that died: terminal, with its last words.
   LabSpec dead = spec("uma");
   dead.command = {"sh", "-c", "echo boom-from-the-lab; exit 3"};
+  dead.readiness.exec = {"test", "-e", "/never"};  // not ready while it still runs
   ASSERT_TRUE(provider_->create(dead, Deadline::after(60s)).isOk());
   Status gone = unavailableError("");
   for (int i = 0; i < 50 && gone.code() == Code::kUnavailable; ++i) {

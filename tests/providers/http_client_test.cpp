@@ -4,6 +4,8 @@
 #include "http/http_client.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -424,6 +426,102 @@ TEST(HttpClient, ConnectionDroppedMidAnswerIsUnavailable) {
   ASSERT_FALSE(resp.isOk());
   EXPECT_EQ(resp.status().code(), Code::kUnavailable);
   EXPECT_NE(resp.status().message().find("dropped"), std::string::npos) << resp.status().message();
+}
+
+// ----- TLS --------------------------------------------------------------------
+
+// `openssl s_server -www` on 127.0.0.1 with a certificate from a CA made
+// here; it insists on a client certificate from the same CA.
+class TlsServer {
+ public:
+  explicit TlsServer(const fs::path& dir) {
+    int probe = ::socket(AF_INET, SOCK_STREAM, 0);  // a free port, handed to openssl
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    ::close(probe);
+    std::string accept = "127.0.0.1:" + std::to_string(port_);
+    std::string cert = (dir / "srv.pem").string(), key = (dir / "srv.key").string(), ca = (dir / "ca.pem").string();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int null = ::open("/dev/null", O_RDWR);
+      ::dup2(null, 0);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+      ::execlp("openssl", "openssl", "s_server", "-quiet", "-www", "-accept", accept.c_str(), "-cert", cert.c_str(),
+               "-key", key.c_str(), "-CAfile", ca.c_str(), "-Verify", "1", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 100 && !accepting(); ++i) std::this_thread::sleep_for(50ms);
+  }
+  ~TlsServer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool accepting() const {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port_));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    return ok;
+  }
+  std::string address() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+TEST(HttpClientTls, VerifiesTheServerAndPresentsTheClientCertificate) {
+  if (std::system("command -v openssl >/dev/null 2>&1") != 0) GTEST_SKIP() << "openssl not installed";
+  TempDir dir;
+  auto sh = [&](const std::string& cmd) {
+    std::string full = "cd '" + dir.path.string() + "' && " + cmd + " >/dev/null 2>&1";
+    return std::system(full.c_str());
+  };
+  const std::string newKey = "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes ";
+  ASSERT_EQ(sh(newKey + "-x509 -days 2 -keyout ca.key -out ca.pem -subj /CN=darasa-test-ca"), 0);
+  ASSERT_EQ(sh(newKey + "-x509 -days 2 -keyout other.key -out other.pem -subj /CN=another-ca"), 0);
+  ASSERT_EQ(sh(newKey + "-keyout srv.key -out srv.csr -subj /CN=127.0.0.1"), 0);
+  ASSERT_EQ(sh("printf 'subjectAltName=IP:127.0.0.1\\n' > san && openssl x509 -req -in srv.csr -CA ca.pem "
+               "-CAkey ca.key -CAcreateserial -days 2 -extfile san -out srv.pem"),
+            0);
+  ASSERT_EQ(sh(newKey + "-keyout cli.key -out cli.csr -subj /CN=darasa"), 0);
+  ASSERT_EQ(sh("openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out cli.pem"), 0);
+  TlsServer server(dir.path);
+  ASSERT_TRUE(server.accepting());
+  auto file = [&](const char* name) { return (dir.path / name).string(); };
+
+  auto ep = Endpoint::parse(server.address(), file("ca.pem"), file("cli.pem"), file("cli.key"));
+  ASSERT_TRUE(ep.isOk());
+  ASSERT_TRUE(ep->tls());
+  HttpClient client(*ep);
+  auto resp = client.get("/", Deadline::after(10s));
+  ASSERT_TRUE(resp.isOk()) << resp.status().toString();
+  EXPECT_EQ(resp->status, 200);
+  EXPECT_NE(resp->body.find("<HTML>"), std::string::npos);
+
+  // A server whose certificate the given CA did not sign: a configuration
+  // error, not worth a retry.
+  HttpClient wrongCa(*Endpoint::parse(server.address(), file("other.pem"), file("cli.pem"), file("cli.key")));
+  auto refused = wrongCa.get("/", Deadline::after(10s));
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_EQ(refused.status().code(), Code::kInvalid) << refused.status().toString();
+  EXPECT_NE(refused.status().message().find("TLS with the server at https://127.0.0.1:"), std::string::npos)
+      << refused.status().message();
+
+  // No client certificate: the server will not talk.
+  HttpClient anonymous(*Endpoint::parse("https" + server.address().substr(3), file("ca.pem")));
+  EXPECT_FALSE(anonymous.get("/", Deadline::after(10s)).isOk());
 }
 
 // ----- the real Podman service ----------------------------------------------
