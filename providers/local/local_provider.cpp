@@ -911,7 +911,7 @@ class LocalProvider final : public Provider {
           auto it = run->hostPorts.find(p.name);
           if (it != run->hostPorts.end()) o.endpoints.push_back(Endpoint{p.name, p.protocol, "127.0.0.1", it->second});
         }
-        o.resourceId = paths.dir + " (bwrap pid " + std::to_string(run->pid) + ")";
+        o.detail += "; bwrap pid " + std::to_string(run->pid);
       }
       struct stat st;
       // The status file's mtime: when it became ready, or its last traffic.

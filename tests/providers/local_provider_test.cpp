@@ -216,7 +216,14 @@ class LocalProviderTest : public ::testing::Test {
     if (provider_) {
       auto labs = provider_->list(LabelSelector::all(), Deadline::after(30s));
       if (labs) {
-        for (const auto& l : *labs) EXPECT_TRUE(provider_->destroy(l.labId, Deadline::after(30s)).isOk());
+        for (const auto& l : *labs) {
+          // The launcher and the lab's init write here; in sanitizer builds
+          // so do their sanitizers.
+          auto log = readFile(labDir(l.labId) + "/lab.log");
+          for (const char* bad : {"runtime error:", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer"})
+            EXPECT_EQ(log ? log->find(bad) : std::string::npos, std::string::npos) << l.labId << ":\n" << *log;
+          EXPECT_TRUE(provider_->destroy(l.labId, Deadline::after(30s)).isOk());
+        }
       }
     }
     provider_.reset();

@@ -141,7 +141,12 @@ int execMain(const std::vector<std::string>& args) {
     std::fprintf(stderr, "%s: %s\n", a[0], std::strerror(errno));
     _exit(errno == ENOENT ? 127 : 126);
   }
-  return waitChild(pid);
+  // _exit: nothing is left to clean up, and after entering another user
+  // namespace LeakSanitizer's exit-time check (sanitizer builds) cannot
+  // trace this process and would spin forever.
+  int code = waitChild(pid);
+  std::fflush(nullptr);
+  _exit(code);
 }
 
 int checkMain(const std::vector<std::string>& args) {
