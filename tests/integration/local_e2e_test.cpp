@@ -77,24 +77,18 @@ std::vector<int> processesMentioning(const std::string& needle) {
   return pids;
 }
 
-// Lab supervisors (one per running local lab) of the lab directory `labDir`:
-// processes whose argv holds "supervise" and then "--lab-dir" labDir.
-int supervisorsOf(const std::string& labDir) {
+// Sandboxes of the local lab in `labDir`: bubblewrap processes whose
+// output goes to that lab's log (one per running lab).
+int sandboxesOf(const std::string& labDir) {
   int n = 0;
   for (const auto& e : fs::directory_iterator("/proc")) {
     std::string name = e.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string raw = readFile(e.path().string() + "/cmdline");
-    std::vector<std::string> args;
-    size_t start = 0;
-    for (size_t i = 0; i < raw.size(); ++i)
-      if (raw[i] == '\0') {
-        args.push_back(raw.substr(start, i - start));
-        start = i + 1;
-      }
-    auto sup = std::find(args.begin(), args.end(), "supervise");
-    auto dir = std::find(args.begin(), args.end(), "--lab-dir");
-    if (sup != args.end() && dir != args.end() && dir + 1 != args.end() && *(dir + 1) == labDir) ++n;
+    std::error_code ec;
+    auto exe = fs::read_symlink(e.path() / "exe", ec);
+    if (ec || exe.filename() != "bwrap") continue;
+    auto out = fs::read_symlink(e.path() / "fd" / "1", ec);
+    if (!ec && out == fs::path(labDir) / "lab.log") ++n;
   }
   return n;
 }
@@ -237,12 +231,11 @@ TEST_F(LocalEndToEnd, KillDuringUpThenUpAgainGivesExactlyOneLabEach) {
   auto gc = darasa({"gc", "--dry-run"});
   EXPECT_NE(gc.out.find("no orphaned labs"), std::string::npos) << gc.out;
 
-  // Exactly one sandbox per lab: one supervisor per lab directory, and no
-  // lab directory that the state does not know.
+  // Exactly one sandbox per lab, and no lab directory the state does not know.
   for (int i = 1; i <= 20; ++i) {
     char id[32];
     std::snprintf(id, sizeof id, "crash.t%02d", i);
-    EXPECT_EQ(supervisorsOf(state_ / (std::string("local/labs/") + id)), 1) << id;
+    EXPECT_EQ(sandboxesOf(state_ / (std::string("local/labs/") + id)), 1) << id;
   }
   int dirs = 0;
   for (const auto& e : fs::directory_iterator(state_ / "local/labs")) dirs += e.is_directory();
