@@ -48,6 +48,13 @@
 // from one (seen on Podman 4.3: the port accepts and hangs), so by default the
 // bridge is not internal: labs can open connections out through the engine's
 // NAT. Use internalNetworks=true for port-less labs that must stay inside.
+// Known engine bug (seen with Podman 4.3 / netavark 1.4.0): tearing down any
+// container on an "isolate" network (a stop, a destroy) removes netavark's
+// FORWARD jump to NETAVARK_ISOLATION_1 for all of them until the next
+// container starts; in between, labs on different networks can reach each
+// other (tests/providers/docker_provider_test.cpp shows it). Where that
+// matters, use Docker (its bridges are isolated by their own rules) or a
+// netavark without this bug.
 //
 // Credentials (spec.credentials, filled by the core), by the credentials option:
 //   files  uploaded before the first start (PUT /containers/{id}/archive):
