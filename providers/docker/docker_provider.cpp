@@ -802,7 +802,16 @@ class DockerProvider final : public Provider {
   }
 
   Result<ObservedLab> adoptByName(const std::string& name, const std::string& labId, const Deadline& deadline) {
+    // Docker reserves the name before the racing create has registered its
+    // container: for a moment the name is taken and inspect says 404.
     auto j = inspectContainer(name, deadline);
+    for (int i = 0; i < 30 && !j && j.status().code() == Code::kNotFound && !deadline.expired(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      j = inspectContainer(name, deadline);
+    }
+    if (!j && j.status().code() == Code::kNotFound)
+      return unavailableError("the container name " + name + " is taken by a container that is still being made "
+                              "or was removed meanwhile: try again");
     if (!j) return j.status();
     auto labels = labelsOf(field(field(*j, "Config"), "Labels"));
     if (labelOr(labels, kLabelLab) != labId)

@@ -108,6 +108,8 @@ class DockerProviderTest : public ::testing::Test {
 
   std::unique_ptr<Provider> make(std::map<std::string, std::string> options) {
     options.emplace("host", std::string("unix://") + kSocket);
+    // A second engine on the same host needs its own range of subnets.
+    if (const char* pool = std::getenv("DARASA_TEST_SUBNET_POOL"); pool && *pool) options.emplace("subnetPool", pool);
     auto p = makeDockerProvider(ProviderConfig{"docker", "", options});
     EXPECT_TRUE(p.isOk()) << p.status().toString();
     return p.isOk() ? std::move(p.value()) : nullptr;
@@ -258,7 +260,9 @@ TEST_F(DockerProviderTest, CreateAppliesLabelsLimitsEnvAndPublishesPorts) {
   auto [ncode, net] = engineCall("GET", "/networks/darasa-" + s.labId);
   ASSERT_EQ(ncode, 200) << net.dump();
   std::string subnet = net["IPAM"]["Config"][0]["Subnet"];
-  EXPECT_EQ(subnet.rfind("10.89.", 0), 0u) << subnet;
+  const char* pool = std::getenv("DARASA_TEST_SUBNET_POOL");
+  std::string pool16 = pool && *pool ? std::string(pool).substr(0, std::string(pool).find(".0.0/")) : "10.89";
+  EXPECT_EQ(subnet.rfind(pool16 + ".", 0), 0u) << subnet;
   EXPECT_EQ(subnet.substr(subnet.size() - 3), "/24");
   EXPECT_EQ(net["Labels"]["darasa.lab"], s.labId);
 }
