@@ -45,10 +45,10 @@
 // last lab; host is refused. Each network gets an explicit /24 from
 // subnetPool, and on Podman the "isolate" option, so labs on different
 // networks cannot reach each other. An Internal network would also cut the
-// labs off from the outside, but neither Podman nor Docker publishes ports
-// from one (seen on Podman 4.3: the port accepts and hangs), so by default the
-// bridge is not internal: labs can open connections out through the engine's
-// NAT. Use internalNetworks=true for port-less labs that must stay inside.
+// labs off from the outside, but Podman 4.3 publishes no ports from one (seen:
+// the host port accepts and then hangs; Docker's internal networks are not
+// meant for published ports either), so by default the bridge is not
+// internal: labs can open connections out through the engine's NAT. Use internalNetworks=true for port-less labs that must stay inside.
 // Known engine bug (seen with Podman 4.3 / netavark 1.4.0): tearing down any
 // container on an "isolate" network (a stop, a destroy) removes netavark's
 // FORWARD jump to NETAVARK_ISOLATION_1 for all of them until the next
