@@ -15,7 +15,7 @@ PACKAGES=(
   # the local provider's sandbox and the demo lab's SSH server
   bubblewrap dropbear-bin openssh-client procps iproute2 busybox-static
   # the docker provider's engine in tests: Podman with runc (see ../shared/ENGINES.md)
-  podman runc curl
+  podman runc curl netavark aardvark-dns catatonit
 )
 
 missing=()

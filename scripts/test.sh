@@ -11,4 +11,6 @@ bash scripts/podman-service.sh
 bash examples/images/build-busybox-lab.sh
 bash scripts/build.sh
 build="${DARASA_BUILD_DIR:-build}"
+# The engine was started above: container tests must fail, not skip, without it.
+export DARASA_REQUIRE_ENGINE=1
 ctest --test-dir "$build" --output-on-failure -j2 --timeout 900

@@ -51,7 +51,7 @@ for line in sys.stdin:
             print("fault: dying in create", file=sys.stderr, flush=True)
             os._exit(5)
         if mode == "hang":
-            subprocess.run(["sleep", "987.654"])
+            subprocess.run(["sleep", os.environ.get("DARASA_FAULT_SLEEP", "987.654")])
         if mode == "garbage":
             print("this is not a response", flush=True)
             continue
@@ -112,6 +112,17 @@ std::vector<ProcInfo> processes() {
 
 // Children of this test process that are plugins (alive fault plugins,
 // zombies of any plugin), and the hang mode's sleep wherever it is.
+// The hang mode's sleep argument, unique to this test process: ctest runs
+// other test processes at the same time, whose hanging plugins are theirs.
+std::string sleepToken() {
+  static const std::string token = [] {
+    std::string t = "987." + std::to_string(::getpid());
+    ::setenv("DARASA_FAULT_SLEEP", t.c_str(), 1);  // plugins inherit it
+    return t;
+  }();
+  return token;
+}
+
 std::vector<std::string> leftovers() {
   std::vector<std::string> out;
   for (const auto& p : processes()) {
@@ -121,7 +132,7 @@ std::vector<std::string> leftovers() {
       out.push_back("zombie " + std::to_string(p.pid) + " " + p.comm);
     if (p.ppid == ::getpid() && p.comm.rfind("darasa-fault", 0) == 0 && p.state != 'Z')
       out.push_back("plugin " + std::to_string(p.pid));
-    if (p.cmdline.find("sleep 987.654") != std::string::npos) out.push_back("sleep " + std::to_string(p.pid));
+    if (p.cmdline.find("sleep " + sleepToken()) != std::string::npos) out.push_back("sleep " + std::to_string(p.pid));
   }
   return out;
 }
@@ -145,6 +156,7 @@ LabSpec labSpec(const std::string& cohort, const std::string& trainee) {
 class ExecProviderTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    sleepToken();  // before any plugin starts: they inherit the environment
     dir_ = makeTempDir();
     ASSERT_FALSE(dir_.empty());
     fault_ = dir_ + "/darasa-fault";
