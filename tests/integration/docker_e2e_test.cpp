@@ -46,23 +46,7 @@ spec:
 std::string cohortYaml(const std::string& name, int trainees) {
   std::string s = templateYaml() + "---\napiVersion: darasa/v1\nkind: Cohort\nmetadata: {name: " + name +
                   "}\nspec:\n  template: box\n  trainees:\n";
-  for (int i = 1; i <= trainees; ++i) {
-    char id[16];
-    std::snprintf(id, sizeof id, "t%02d", i);
-    s += std::string("    - {id: ") + id + ", name: Trainee " + id + ", email: " + id + "@example.org}\n";
-  }
-  return s;
-}
-
-bool portAnswers(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  close(fd);
-  return ok;
+  return s + traineesYaml(trainees);
 }
 
 // GET on the engine's API over its Unix socket.
@@ -154,7 +138,7 @@ TEST_F(DockerEndToEnd, TwentyTraineesGetLimitedLabelledContainersAndDownRemovesA
   for (const auto& c : creds) {
     int port = c.at("endpoints")[0].at("port");
     EXPECT_EQ(c.at("endpoints")[0].at("host"), "127.0.0.1");
-    EXPECT_TRUE(portAnswers(port)) << port;
+    EXPECT_TRUE(loopbackPortAnswers(port)) << port;
     if (logins >= 5) continue;  // logging in to every lab adds time, not coverage
     auto r = runCommand({"ssh", "-i", c.at("keyFile"), "-p", std::to_string(port), "-o", "BatchMode=yes", "-o",
                          "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",

@@ -39,23 +39,7 @@ spec:
 std::string cohortYaml(const std::string& name, int trainees) {
   std::string s = std::string(kTemplate) + "---\napiVersion: darasa/v1\nkind: Cohort\nmetadata: {name: " + name +
                   "}\nspec:\n  template: e2e-shell\n  trainees:\n";
-  for (int i = 1; i <= trainees; ++i) {
-    char id[16];
-    std::snprintf(id, sizeof id, "t%02d", i);
-    s += std::string("    - {id: ") + id + ", name: Trainee " + id + ", email: " + id + "@example.org}\n";
-  }
-  return s;
-}
-
-bool portAnswers(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  close(fd);
-  return ok;
+  return s + traineesYaml(trainees);
 }
 
 // Pids of processes whose command line or environment mentions `needle`.
@@ -162,7 +146,7 @@ TEST_F(LocalEndToEnd, FiveTraineesLogInAndDownLeavesNothing) {
     int port = c.at("endpoints")[0].at("port");
     ports.insert(port);
     EXPECT_EQ(c.at("endpoints")[0].at("host"), "127.0.0.1");
-    EXPECT_TRUE(portAnswers(port));
+    EXPECT_TRUE(loopbackPortAnswers(port));
     auto keyPerm = fs::status(c.at("keyFile").get<std::string>()).permissions();
     EXPECT_EQ(keyPerm & (fs::perms::group_all | fs::perms::others_all), fs::perms::none);
     // The trainee logs in with the handed-out key and runs a command in the sandbox.
@@ -191,7 +175,7 @@ TEST_F(LocalEndToEnd, FiveTraineesLogInAndDownLeavesNothing) {
 
   auto down = darasa({"down", "e2e"});
   ASSERT_EQ(down.exitCode, 0) << down.out << down.err;
-  for (int port : ports) EXPECT_FALSE(portAnswers(port)) << port;
+  for (int port : ports) EXPECT_FALSE(loopbackPortAnswers(port)) << port;
   EXPECT_TRUE(processesMentioning(state_.path()).empty());
   EXPECT_TRUE(cgroupsMentioning("e2e.t0").empty());
   for (const auto& lab : statusOf("e2e")) EXPECT_EQ(lab.at("state"), "destroyed");
@@ -250,7 +234,7 @@ TEST_F(LocalEndToEnd, GcRemovesALabTheStateForgot) {
   ASSERT_EQ(darasa({"up", "gc"}).exitCode, 0);
   auto status = statusOf("gc");
   int port = status[1].at("endpoints")[0].at("port");
-  ASSERT_TRUE(portAnswers(port));
+  ASSERT_TRUE(loopbackPortAnswers(port));
   // Behind darasa's back: the lab's rows vanish from the store.
   auto del = runCommand({"sqlite3", state_ / "darasa.db",
                          "PRAGMA foreign_keys=ON; DELETE FROM operations WHERE lab_id='gc.t02'; "
@@ -260,12 +244,12 @@ TEST_F(LocalEndToEnd, GcRemovesALabTheStateForgot) {
   EXPECT_EQ(dry.exitCode, 0);
   EXPECT_NE(dry.out.find("gc.t02"), std::string::npos) << dry.out;
   EXPECT_EQ(dry.out.find("gc.t01"), std::string::npos) << dry.out;
-  EXPECT_TRUE(portAnswers(port)) << "a dry run removes nothing";
+  EXPECT_TRUE(loopbackPortAnswers(port)) << "a dry run removes nothing";
   auto gc = darasa({"gc"});
   EXPECT_EQ(gc.exitCode, 0) << gc.out << gc.err;
   EXPECT_NE(gc.out.find("removed"), std::string::npos) << gc.out;
-  EXPECT_FALSE(portAnswers(port));
-  EXPECT_TRUE(portAnswers(status[0].at("endpoints")[0].at("port").get<int>())) << "the known lab is untouched";
+  EXPECT_FALSE(loopbackPortAnswers(port));
+  EXPECT_TRUE(loopbackPortAnswers(status[0].at("endpoints")[0].at("port").get<int>())) << "the known lab is untouched";
 }
 
 TEST_F(LocalEndToEnd, TwoUpsAtOnceDoNotCorruptTheState) {

@@ -1,6 +1,9 @@
 #include "support/command.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -124,5 +127,26 @@ std::string readFile(const std::string& path) {
 }
 
 std::string darasaBinary() { return std::string(DARASA_BINARY_DIR) + "/cli/darasa"; }
+
+bool loopbackPortAnswers(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
+
+std::string traineesYaml(int n) {
+  std::string s;
+  for (int i = 1; i <= n; ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "t%02d", i);
+    s += std::string("    - {id: ") + id + ", name: Trainee " + id + ", email: " + id + "@example.org}\n";
+  }
+  return s;
+}
 
 }  // namespace darasa::testing

@@ -42,5 +42,10 @@ void writeFile(const std::string& path, const std::string& content);
 std::string readFile(const std::string& path);
 // Path of the darasa binary under test.
 std::string darasaBinary();
+// Whether something accepts TCP connections on 127.0.0.1:port.
+bool loopbackPortAnswers(int port);
+// An inline roster for a cohort file: n trainees t01, t02, ... as YAML list
+// items indented for `spec.trainees`.
+std::string traineesYaml(int n);
 
 }  // namespace darasa::testing
