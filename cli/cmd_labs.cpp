@@ -127,7 +127,7 @@ int runUpDown(Context& ctx, const LabOptions& o, bool up) {
 
   ProgressPrinter progress(total, verb, stderr, stderrIsTerminal() && !ctx.globals().quiet, ctx.globals().verbose);
   RunOptions r = runOptions(o);
-  r.events = &progress;
+  if (!ctx.globals().quiet) r.events = &progress;
   gInterrupted.store(false);
   r.cancel = &gInterrupted;
   auto started = std::chrono::steady_clock::now();

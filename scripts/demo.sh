@@ -11,5 +11,6 @@ darasa=build/cli/darasa
 "$darasa" up demo
 "$darasa" creds demo
 echo
-echo "Log in as a trainee, e.g.: build/cli/darasa creds demo --trainee t01 -o json  (key file and port)"
-echo "Tear the labs down with:  build/cli/darasa down demo"
+echo "Log in as trainee t01 (password or key, as in the table):"
+"$darasa" creds demo --trainee t01 -o json | sed -n 's/.*"ssh": "\(.*\)".*/  \1/p'
+echo "Tear the labs down with:  $darasa down demo"
