@@ -43,6 +43,10 @@ Status requireCohort(sqlite::Db& db, const std::string& cohort);
 // Column list and reader for LabRecord, shared by the lab queries.
 extern const char* const kLabColumns;
 LabRecord readLab(const sqlite::Stmt& stmt);
+// SQL condition (over `labs l`) for a lab that is gone: destroyed, or never
+// made (pending, no resource, no provider call in flight). forgetLab and
+// deleteCohort both need exactly this rule.
+extern const char* const kLabGoneSql;
 
 std::string codeText(const Status& s);  // "" for ok, else codeName
 Status statusFrom(const std::string& code, const std::string& message);

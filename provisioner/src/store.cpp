@@ -723,11 +723,8 @@ Status Store::deleteCohort(const std::string& name) {
   if (!tx) return tx.status();
   Status s = requireCohort(db, name);
   if (!s) return s;
-  // Gone = destroyed, or never made (pending, no resource, no call in flight).
-  auto st = db.prepare(
-      "SELECT lab_id FROM labs l WHERE cohort = ? AND NOT (phase = 'destroyed' OR (phase = 'pending' AND "
-      "resource_id = '' AND NOT EXISTS (SELECT 1 FROM operations o WHERE o.status = 'pending' AND "
-      "o.lab_id = l.lab_id))) ORDER BY lab_id");
+  auto st = db.prepare(std::string("SELECT lab_id FROM labs l WHERE cohort = ? AND NOT ") + kLabGoneSql +
+                       " ORDER BY lab_id");
   if (!st) return st.status();
   st->bind(1, name);
   std::vector<std::string> live;

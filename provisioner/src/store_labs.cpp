@@ -14,6 +14,10 @@ const char* const kLabColumns =
     "lab_id, cohort, trainee, generation, observed_generation, desired, phase, removed, provider, resource_id, "
     "endpoints_json, spec_json, error_code, error_message, attempts, ready_at, updated_at";
 
+const char* const kLabGoneSql =
+    "(l.phase = 'destroyed' OR (l.phase = 'pending' AND l.resource_id = '' AND NOT EXISTS "
+    "(SELECT 1 FROM operations o WHERE o.status = 'pending' AND o.lab_id = l.lab_id)))";
+
 LabRecord readLab(const sqlite::Stmt& st) {
   LabRecord l;
   l.labId = st.text(0);
@@ -202,17 +206,15 @@ Status Store::forgetLab(const std::string& labId) {
   Db& db = impl_->db;
   auto tx = Tx::begin(db, Tx::Kind::kWrite);
   if (!tx) return tx.status();
-  auto st = db.prepare(
-      "SELECT cohort, trainee, phase, resource_id, EXISTS (SELECT 1 FROM operations o WHERE o.status = 'pending' "
-      "AND o.lab_id = l.lab_id) FROM labs l WHERE lab_id = ?");
+  auto st = db.prepare(std::string("SELECT cohort, trainee, phase, ") + kLabGoneSql +
+                       " FROM labs l WHERE lab_id = ?");
   if (!st) return st.status();
   st->bind(1, labId);
   auto row = st->step();
   if (!row) return row.status();
   if (!*row) return labNotFound(labId);
   const std::string cohort = st->text(0), trainee = st->text(1), phase = st->text(2);
-  const bool gone = phase == labPhaseName(LabPhase::kDestroyed) ||
-                    (phase == labPhaseName(LabPhase::kPending) && st->text(3).empty() && st->int64(4) == 0);
+  const bool gone = st->int64(3) != 0;
   st->reset();
   if (!gone)
     return conflictError("lab " + labId + " is " + phase + ", not destroyed; destroy it before forgetting it");
