@@ -3,6 +3,8 @@
 // store_secrets.cpp.
 #include "provisioner/store.h"
 
+#include <thread>
+
 #include <fcntl.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -348,7 +350,16 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& dir, OpenMode mode, c
   {
     auto stmt = db->prepare("PRAGMA journal_mode = WAL");
     if (!stmt) return stmt.status();
+    // Switching to WAL needs an exclusive lock, and SQLite does not always
+    // call the busy handler for it: when several processes create a fresh
+    // state at once, retry here for as long as the busy timeout would wait.
     auto row = stmt->step();
+    for (int waited = 0; !row && row.status().code() == Code::kUnavailable && waited < kBusyTimeoutMs;
+         waited += 10) {
+      stmt->reset();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      row = stmt->step();
+    }
     if (!row) return row.status();
     std::string journal = *row ? stmt->text(0) : "";
     if (journal != "wal")
