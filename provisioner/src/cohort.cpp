@@ -40,12 +40,13 @@ void from_json(const nlohmann::json& j, SessionSpec& s) {
 }
 
 void to_json(nlohmann::json& j, const ScheduleSpec& s) {
-  j = {{"sessions", s.sessions}, {"icalPath", s.icalPath}};
+  j = {{"sessions", s.sessions}, {"icalPath", s.icalPath}, {"icalText", s.icalText}};
 }
 
 void from_json(const nlohmann::json& j, ScheduleSpec& s) {
   s.sessions = j.value("sessions", std::vector<SessionSpec>{});
   s.icalPath = j.value("icalPath", std::string());
+  s.icalText = j.value("icalText", std::string());
 }
 
 void to_json(nlohmann::json& j, const QuotaSpec& q) {

@@ -27,11 +27,14 @@ struct SessionSpec {
 };
 
 // Either sessions or an iCalendar file (validated to contain VEVENTs), or neither
-// (labs are then only started and stopped by hand: up/down).
+// (labs are then only started and stopped by hand: up/down). The .ics text is
+// captured at apply time (icalText), so that the stored cohort keeps the
+// timetable it was applied with; apply again to pick up a changed file or URL.
 struct ScheduleSpec {
   std::vector<SessionSpec> sessions;
-  std::string icalPath;  // absolute path of the .ics file; "" when sessions are used
-  bool empty() const { return sessions.empty() && icalPath.empty(); }
+  std::string icalPath;  // where the .ics came from: an absolute path or an https:// / file:// URL; "" when sessions are used
+  std::string icalText;  // the iCalendar text read from icalPath at apply time
+  bool empty() const { return sessions.empty() && icalPath.empty() && icalText.empty(); }
   bool operator==(const ScheduleSpec&) const = default;
 };
 

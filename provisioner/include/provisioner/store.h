@@ -153,6 +153,23 @@ struct AuditFilter {
   int64_t since = 0;          // Unix seconds, inclusive
 };
 
+// An API token as stored: never the token itself, only its SHA-256.
+enum class TokenRole { kAdmin, kInstructor, kTrainee };
+const char* tokenRoleName(TokenRole r);  // "admin", "instructor", "trainee"
+std::optional<TokenRole> tokenRoleFromName(const std::string& s);
+
+struct TokenRecord {
+  std::string id;        // public id, e.g. "tok_5f3a9c21d0e4" (shown in lists, used to revoke)
+  TokenRole role = TokenRole::kTrainee;
+  std::string cohort;    // instructor: the cohort it may manage ("" = none); trainee: their cohort
+  std::string trainee;   // trainee: their id; "" otherwise
+  std::string name;      // a note for people ("ci", "alice's laptop")
+  int64_t createdAt = 0;
+  int64_t expiresAt = 0;  // 0 = never
+  int64_t revokedAt = 0;  // 0 = not revoked
+  int64_t lastUsedAt = 0; // 0 = never
+};
+
 class Store {
  public:
   static constexpr int kSchemaVersion = 1;  // the newest schema this binary knows
@@ -259,6 +276,20 @@ class Store {
   Result<std::vector<CredentialRecord>> listCredentials(const std::string& cohort);
   // Ok if there were none.
   Status deleteCredentials(const std::string& cohort, const std::string& trainee);
+
+  // --- API tokens
+  // Stores a token by the SHA-256 of its secret (32 bytes). kInvalid for an
+  // empty id or a hash of the wrong size, kConflict for a taken id,
+  // kNotFound for a trainee token of an unknown cohort/trainee or an
+  // instructor token of an unknown cohort.
+  Status putToken(const TokenRecord& record, const std::string& secretHash);
+  // The token whose secret hashes to secretHash, revoked or expired ones
+  // included (the caller decides and answers 401 without detail). kNotFound
+  // if none. Updates lastUsedAt when `touch`.
+  Result<TokenRecord> findTokenByHash(const std::string& secretHash, bool touch);
+  Result<std::vector<TokenRecord>> listTokens();  // by creation time
+  // Sets revokedAt (idempotent). kNotFound for an unknown id.
+  Status revokeToken(const std::string& id);
 
   // --- audit log
   Status appendAudit(const std::string& actor, const std::string& action, const std::string& subject,
