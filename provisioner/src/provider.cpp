@@ -1,6 +1,9 @@
 #include "provisioner/provider.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <fstream>
 #include <regex>
 
 namespace darasa {
@@ -66,6 +69,32 @@ Status Provider::probe(const LabSpec& spec, const Deadline& deadline) {
 
 Result<ExecResult> Provider::exec(const std::string&, const std::vector<std::string>&, const Deadline&) {
   return notSupportedError(info().name + " cannot run commands inside a lab");
+}
+
+Result<LabActivity> Provider::activity(const std::string&, const Deadline&) {
+  return notSupportedError(info().name + " does not report lab activity");
+}
+
+Result<ProviderCapacity> Provider::capacity() {
+  ProviderCapacity c;
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cpus > 0) c.cpuMillis = static_cast<int64_t>(cpus) * 1000;
+  // MemTotal, not MemAvailable: capacity is what labs may be promised, not
+  // what happens to be free at this instant.
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  int64_t kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit) {
+    if (key == "MemTotal:") {
+      c.memoryBytes = kib * 1024;
+      break;
+    }
+  }
+  if (c.cpuMillis == 0 && c.memoryBytes == 0) return unavailableError("cannot read this host's CPUs and memory");
+  c.source = "host: " + std::to_string(c.cpuMillis / 1000) + " CPUs, " +
+             std::to_string(c.memoryBytes / (1024 * 1024)) + " MiB";
+  return c;
 }
 
 namespace {

@@ -8,10 +8,12 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "provisioner/clock.h"
 #include "provisioner/model.h"
 #include "provisioner/status.h"
 
@@ -66,6 +68,25 @@ struct ExecResult {
   std::string output;  // stdout and stderr, interleaved, possibly truncated
 };
 
+// What a lab is doing, for idle culling and the usage ledger.
+struct LabActivity {
+  // The last time the lab showed activity: traffic on its access ports, a
+  // new connection, CPU use above the provider's noise floor. Unset: unknown.
+  std::optional<Clock::TimePoint> lastActive;
+  int openConnections = -1;  // connections open now on its access ports; -1 unknown. >0 = active now
+  int64_t cpuMillis = -1;    // CPU time used since the lab (re)started, ms; -1 unknown
+  int64_t memoryBytes = -1;  // memory in use now; -1 unknown
+  std::string source;        // how it was measured, for `status` ("proxy traffic", "engine stats")
+};
+
+// How much a provider may run at once (admission control, issue 8). 0 = no cap.
+struct ProviderCapacity {
+  int64_t maxLabs = 0;
+  int64_t cpuMillis = 0;    // total CPUs × 1000 the labs may ask for
+  int64_t memoryBytes = 0;  // total memory the labs may ask for
+  std::string source;       // "host: 2 CPUs, 23.5 GiB" / "config"
+};
+
 class Provider {
  public:
   virtual ~Provider() = default;
@@ -107,6 +128,15 @@ class Provider {
   // while it does not yet, another code when it never will (e.g. exited).
   // The default checks that inspect() reports kRunning.
   virtual Status probe(const LabSpec& spec, const Deadline& deadline);
+
+  // What the lab is doing now (see LabActivity). kNotFound if missing; the
+  // default answers kNotSupported (the lab is then never culled as idle).
+  virtual Result<LabActivity> activity(const std::string& labId, const Deadline& deadline);
+
+  // The provider's capacity. The default: this host's CPUs and memory
+  // (sysconf, /proc/meminfo), no cap on the number of labs — right for
+  // providers that run labs on this machine; remote ones override it.
+  virtual Result<ProviderCapacity> capacity();
 
   // Runs argv inside the lab. kNotSupported unless capabilities.exec.
   virtual Result<ExecResult> exec(const std::string& labId, const std::vector<std::string>& argv,
