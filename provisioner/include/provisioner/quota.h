@@ -17,13 +17,9 @@
 #include "provisioner/model.h"
 #include "provisioner/provider.h"
 #include "provisioner/status.h"
+#include "provisioner/units.h"
 
 namespace darasa {
-
-// "1.5 CPUs", "500m CPUs"; "1.5Gi", "512Mi", "3 bytes" — the forms people
-// write, exact (never a rounded float).
-std::string formatCpuMillis(int64_t cpuMillis);
-std::string formatBytes(int64_t bytes);
 
 // What the labs of some cohorts hold (or would hold) on one provider.
 struct Demand {

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "provisioner/units.h"
+
 namespace darasa::templates {
 
 // "512Mi", "1.5Gi" (= 1610612736), "2G", "1048576"; binary Ki Mi Gi Ti Pi, decimal k M G T P.
@@ -24,12 +26,11 @@ std::optional<int64_t> parseDecimalScaled(std::string_view s, int64_t scale);
 // A plain decimal integer with optional sign; nullopt on anything else or overflow.
 std::optional<int64_t> parseInteger(std::string_view s);
 
-// "1.5Gi"-style rendering of bytes for messages (exact when possible, else bytes).
-std::string formatSize(int64_t bytes);
-// "1.5" / "500m"-style rendering of millicores.
-std::string formatCpus(int64_t millis);
-// "1h30m" / "45s" / "0s".
-std::string formatDuration(std::chrono::seconds d);
+// Rendering for messages: the core's (provisioner/units.h), so that the
+// files and the core's quota messages print units alike.
+using darasa::formatCpus;
+using darasa::formatDuration;
+using darasa::formatSize;
 
 // A local date-time "YYYY-MM-DDTHH:MM[:SS]" (a valid calendar date) normalised to
 // "YYYY-MM-DDTHH:MM:SS"; nullopt otherwise.
