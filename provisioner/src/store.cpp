@@ -189,7 +189,32 @@ Status migrateTo1(Db& db) {
   )sql");
 }
 
-const std::array<std::function<Status(Db&)>, Store::kSchemaVersion> kMigrations = {migrateTo1};
+// Version 2: API tokens, stored by the SHA-256 of their secret (UNIQUE, so
+// that the lookup on every API request is one indexed read). A token goes
+// with its cohort and, for a trainee token, with its trainee (the roster
+// upsert in applyCohort never deletes kept trainees, so only a trainee who
+// left the roster loses their tokens). cohort and trainee are NULL when
+// unused, which leaves the foreign keys unchecked for admin tokens.
+Status migrateTo2(Db& db) {
+  return db.exec(R"sql(
+    CREATE TABLE tokens(
+      id TEXT PRIMARY KEY,
+      secret_hash BLOB NOT NULL UNIQUE,
+      role TEXT NOT NULL CHECK(role IN ('admin', 'instructor', 'trainee')),
+      cohort TEXT REFERENCES cohorts(name) ON DELETE CASCADE,
+      trainee TEXT,
+      name TEXT NOT NULL DEFAULT '',
+      created_at INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL DEFAULT 0,
+      revoked_at INTEGER NOT NULL DEFAULT 0,
+      last_used_at INTEGER NOT NULL DEFAULT 0,
+      FOREIGN KEY(cohort, trainee) REFERENCES trainees(cohort, id) ON DELETE CASCADE
+    ) STRICT;
+    CREATE INDEX tokens_by_trainee ON tokens(cohort, trainee);
+  )sql");
+}
+
+const std::array<std::function<Status(Db&)>, Store::kSchemaVersion> kMigrations = {migrateTo1, migrateTo2};
 
 Status migrate(Db& db) {
   for (int target = 1; target <= Store::kSchemaVersion; ++target) {

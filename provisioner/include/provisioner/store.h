@@ -172,7 +172,7 @@ struct TokenRecord {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 1;  // the newest schema this binary knows
+  static constexpr int kSchemaVersion = 2;  // the newest schema this binary knows
 
   // Opens (kCreate: creates) the state in dir and brings its schema up to
   // date. Errors, all naming the file and never modifying it:
