@@ -136,6 +136,7 @@ Pos posInScalar(const Node& n, std::string_view needle, int occurrence = 0);
 
 struct ReadLimits {
   size_t maxFileBytes = kDefaultMaxFileBytes;
+  std::function<Result<std::string>(const std::string& url)> fetchUrl;  // ValidateOptions::fetchUrl
 };
 
 // Reads a file for parsing: refuses a missing file, a directory, a file over

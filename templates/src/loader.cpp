@@ -246,7 +246,7 @@ Bundle finish(Parsed parsed, const ValidateOptions& options, const ReadLimits& l
 }  // namespace
 
 Bundle loadFiles(const std::vector<std::string>& paths, const ValidateOptions& options) {
-  ReadLimits limits{options.maxFileBytes};
+  ReadLimits limits{options.maxFileBytes, options.fetchUrl};
   std::vector<Diagnostic> diags;
   Diags d(&diags);
   Parsed parsed;
@@ -259,7 +259,7 @@ Bundle loadFiles(const std::vector<std::string>& paths, const ValidateOptions& o
 }
 
 Bundle loadString(const std::string& displayName, const std::string& content, const ValidateOptions& options) {
-  ReadLimits limits{options.maxFileBytes};
+  ReadLimits limits{options.maxFileBytes, options.fetchUrl};
   std::vector<Diagnostic> diags;
   Diags d(&diags);
   Parsed parsed;

@@ -5,10 +5,12 @@
 #include <date/tz.h>
 #include <libical/ical.h>
 
+#include <cctype>
 #include <filesystem>
 #include <set>
 
 #include "internal.h"
+#include "provisioner/schedule.h"
 #include "templates/units.h"
 
 namespace darasa::templates {
@@ -214,19 +216,18 @@ void collectErrors(icalcomponent* c, std::vector<std::string>* out) {
     collectErrors(s, out);
 }
 
-void checkIcal(const std::string& path, const std::string& display, const Pos& where, const ReadLimits& limits,
-               Diags& d) {
-  auto content = readTextFile(path, display, limits, d, &where, "schedule file");
-  if (!content) return;
-  SourcePtr src = makeSource(display, "", *content);
-  if (!checkText(src->content, src, d)) return;
+// Checks the text of an .ics (read from a file or fetched from a URL, named
+// `display` in diagnostics) and returns it when it is text at all.
+std::optional<std::string> checkIcalText(std::string content, const std::string& display, Diags& d) {
+  SourcePtr src = makeSource(display, "", std::move(content));
+  if (!checkText(src->content, src, d)) return std::nullopt;
   icalerror_clear_errno();
   icalcomponent* root = icalparser_parse_string(src->content.c_str());
   if (!root) {
     Pos p;
     p.src = src;
     d.error(p, "", "not an iCalendar file: no complete BEGIN:VCALENDAR ... END:VCALENDAR");
-    return;
+    return src->content;
   }
   std::vector<std::string> errors;
   collectErrors(root, &errors);
@@ -283,6 +284,123 @@ void checkIcal(const std::string& path, const std::string& display, const Pos& w
     }
   }
   icalcomponent_free(root);
+  return src->content;
+}
+
+// "http://127.0.0.1:8080/x.ics" -> "127.0.0.1"; "" when there is no host.
+std::string urlHost(const std::string& url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return "";
+  std::string rest = url.substr(scheme + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (size_t at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+  if (!rest.empty() && rest[0] == '[') return rest.substr(0, rest.find(']') + 1);
+  return lower(rest.substr(0, rest.find(':')));
+}
+
+// "file:///srv/a%20b.ics" -> "/srv/a b.ics"; nullopt when it is not a local absolute path.
+std::optional<std::string> fileUrlPath(const std::string& url) {
+  std::string rest = url.substr(7);
+  if (rest.rfind("localhost/", 0) == 0) rest = rest.substr(9);
+  if (rest.empty() || rest[0] != '/') return std::nullopt;
+  std::string out;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    if (rest[i] == '%' && i + 2 < rest.size() && std::isxdigit(static_cast<unsigned char>(rest[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(rest[i + 2]))) {
+      out += static_cast<char>(std::stoi(rest.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += rest[i];
+    }
+  }
+  return out;
+}
+
+// The .ics of `schedule: {ical: X}`: a path (relative to the cohort file), a
+// file:// URL, or an https:// URL (http:// only to this machine, for tests)
+// fetched with limits.fetchUrl. Fills icalPath and icalText.
+void readIcal(const Node& ical, const std::string& path, const SourcePtr& src, const ReadLimits& limits, Diags& d,
+              ScheduleSpec* out) {
+  auto value = getString(&ical, path, d);
+  if (!value) return;
+  std::string v = *value;
+  std::string scheme = lower(v.substr(0, v.find("://") == std::string::npos ? 0 : v.find("://") + 3));
+  if (scheme == "https://" || scheme == "http://") {
+    std::string host = urlHost(v);
+    if (host.empty()) {
+      d.error(ical.pos, path, "schedule URL \"" + v + "\" has no host");
+      return;
+    }
+    if (scheme == "http://" && host != "127.0.0.1" && host != "localhost" && host != "[::1]") {
+      d.error(ical.pos, path, "schedule URL \"" + v + "\" must use https:// (plain http:// only to 127.0.0.1 or localhost)");
+      return;
+    }
+    if (!limits.fetchUrl) {
+      d.error(ical.pos, path,
+              "schedule URL \"" + v + "\" cannot be fetched here: URLs need the URL fetcher (darasa apply/validate "
+              "has one; or download the .ics and give its path)");
+      return;
+    }
+    Result<std::string> body = limits.fetchUrl(v);
+    if (!body) {
+      d.error(ical.pos, path, "cannot fetch schedule URL \"" + v + "\": " + body.status().message());
+      return;
+    }
+    if (body->size() > limits.maxFileBytes) {
+      d.error(ical.pos, path,
+              "schedule URL \"" + v + "\" is too large (" + formatSize(static_cast<int64_t>(body->size())) +
+                  ", the limit is " + formatSize(static_cast<int64_t>(limits.maxFileBytes)) + ")");
+      return;
+    }
+    std::string text = std::move(*body);
+    if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
+    if (auto checked = checkIcalText(std::move(text), v, d)) out->icalText = std::move(*checked);
+    out->icalPath = v;
+    return;
+  }
+  std::string file = v;
+  if (scheme == "file://") {
+    auto p = fileUrlPath(v);
+    if (!p) {
+      d.error(ical.pos, path, "\"" + v + "\" is not a file URL of this machine (use file:///absolute/path.ics)");
+      return;
+    }
+    file = *p;
+  } else if (!scheme.empty()) {
+    d.error(ical.pos, path,
+            "schedule \"" + v + "\": the scheme " + scheme + " is not supported (use a path, file://, or https://)");
+    return;
+  }
+  fs::path p(file);
+  std::string display = p.is_absolute() || src->dir.empty() ? p.lexically_normal().string()
+                                                             : (fs::path(src->dir) / p).lexically_normal().string();
+  auto content = readTextFile(display, display, limits, d, &ical.pos, "schedule file");
+  if (content) {
+    if (auto checked = checkIcalText(std::move(*content), display, d)) out->icalText = std::move(*checked);
+  }
+  std::error_code ec;
+  out->icalPath = fs::absolute(display, ec).lexically_normal().string();
+}
+
+}  // namespace
+
+namespace {
+
+// What the daemon will do with the schedule, done once now: the provisioner's
+// expansion catches what the checks above let through (too many occurrences,
+// an event without an end), so that apply refuses what serve would.
+void checkExpansion(const std::string& timezone, const ScheduleSpec& schedule, const Pos& where,
+                    const std::string& path, int errorsBefore, Diags& d) {
+  if (d.errors() != errorsBefore || timezone.empty()) return;
+  CohortSpec probe;
+  probe.timezone = timezone;
+  probe.schedule = schedule;
+  auto r = expandSchedule(probe);
+  if (!r) {
+    d.error(where, path, r.status().message());
+  } else if (r->empty()) {
+    d.warning(where, path, "the schedule has no sessions left (every occurrence is excluded or cancelled)");
+  }
 }
 
 }  // namespace
@@ -318,15 +436,10 @@ void readSchedule(const Node& schedule, const std::string& path, const SourcePtr
     d.error(schedule.pos, path, "a schedule needs sessions (a list) or ical (an .ics file)");
     return;
   }
+  const int before = d.errors();
   if (ical) {
-    auto rel = getString(ical, childPath(path, "ical"), d);
-    if (!rel) return;
-    fs::path p(*rel);
-    std::string display = p.is_absolute() || src->dir.empty() ? p.lexically_normal().string()
-                                                               : (fs::path(src->dir) / p).lexically_normal().string();
-    checkIcal(display, display, ical->pos, limits, d);
-    std::error_code ec;
-    out->icalPath = fs::absolute(display, ec).lexically_normal().string();
+    readIcal(*ical, childPath(path, "ical"), src, limits, d, out);
+    checkExpansion(timezone, *out, ical->pos, childPath(path, "ical"), before, d);
     return;
   }
   std::string sp = childPath(path, "sessions");
@@ -372,6 +485,7 @@ void readSchedule(const Node& schedule, const std::string& path, const SourcePtr
     }
     out->sessions.push_back(std::move(session));
   }
+  checkExpansion(timezone, *out, sessions->pos, sp, before, d);
 }
 
 }  // namespace darasa::templates

@@ -26,7 +26,7 @@ TEST(Examples, AllValidateTogetherWithoutWarnings) {
   ASSERT_GE(files.size(), 8u);
   Bundle b = loadFiles(files, {});
   EXPECT_TRUE(b.diagnostics.empty()) << dump(b.diagnostics);
-  EXPECT_EQ(b.cohorts.size(), 4u);
+  EXPECT_EQ(b.cohorts.size(), 5u);
   EXPECT_GE(b.templates.size(), 5u);
   for (const auto& c : b.cohorts) {
     auto r = renderCohort({&b, c.spec.name, 1}, nullptr);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,11 @@ struct ValidateOptions {
   std::vector<std::string> templateDirs;
   // Files (and rosters, .ics files) larger than this are refused unread.
   size_t maxFileBytes = kDefaultMaxFileBytes;
+  // Fetches `schedule: {ical: URL}` (https://, or http:// to 127.0.0.1 or
+  // localhost only) and returns the body; its error is reported at the URL.
+  // Empty: a URL is an error that says so (file:// and paths need no fetcher).
+  // The body is held to maxFileBytes like a file.
+  std::function<Result<std::string>(const std::string& url)> fetchUrl;
 };
 
 enum class ParameterType { kString, kInt, kBool, kSize, kDuration, kEnum };
