@@ -36,6 +36,9 @@ struct ApiResponse {
   std::string contentType = "application/json";
   std::string body;
   std::map<std::string, std::string> headers;  // e.g. WWW-Authenticate on 401
+  // The route pattern that answered ("/api/v1/labs/{lab}"), "" when none
+  // matched: a label for metrics and logs that never carries an id.
+  std::string route;
 };
 
 // Who made a request, once its token checked out.
