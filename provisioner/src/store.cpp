@@ -214,7 +214,64 @@ Status migrateTo2(Db& db) {
   )sql");
 }
 
-const std::array<std::function<Status(Db&)>, Store::kSchemaVersion> kMigrations = {migrateTo1, migrateTo2};
+// 3: the admission queue, stop reasons and activity on labs, and the usage
+// ledger. Intervals are opened and closed by triggers on the
+// labs table, so every phase change is metered in its own transaction
+// whatever code made it. A phase maps to what the trainee holds: creating
+// and ready → running (resources are reserved while a lab starts), stopped
+// → stopped, anything else → nothing. A lab's row may be deleted (forget,
+// cohort delete) only once it is gone, so its last interval is closed by
+// then; the delete trigger closes a stray one at the lab's last update.
+Status migrateTo3(Db& db) {
+  return db.exec(R"sql(
+    ALTER TABLE labs ADD COLUMN queue_position INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE labs ADD COLUMN queue_reason TEXT NOT NULL DEFAULT '';
+    ALTER TABLE labs ADD COLUMN queued_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE labs ADD COLUMN queue_eta INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE labs ADD COLUMN stop_reason TEXT NOT NULL DEFAULT '';
+    ALTER TABLE labs ADD COLUMN last_active_at INTEGER NOT NULL DEFAULT 0;
+
+    CREATE TABLE usage_intervals(
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      lab_id TEXT NOT NULL,
+      cohort TEXT NOT NULL,
+      trainee TEXT NOT NULL,
+      provider TEXT NOT NULL,
+      state TEXT NOT NULL CHECK(state IN ('running', 'stopped')),
+      started_at INTEGER NOT NULL,
+      ended_at INTEGER,
+      cpu_millis INTEGER NOT NULL,
+      memory_bytes INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX usage_by_cohort ON usage_intervals(cohort, started_at);
+    CREATE INDEX usage_open ON usage_intervals(lab_id) WHERE ended_at IS NULL;
+
+    CREATE TRIGGER usage_on_phase AFTER UPDATE OF phase ON labs
+    WHEN (CASE WHEN OLD.phase IN ('creating', 'ready') THEN 'running'
+               WHEN OLD.phase = 'stopped' THEN 'stopped' ELSE '' END) <>
+         (CASE WHEN NEW.phase IN ('creating', 'ready') THEN 'running'
+               WHEN NEW.phase = 'stopped' THEN 'stopped' ELSE '' END)
+    BEGIN
+      UPDATE usage_intervals SET ended_at = max(started_at, NEW.updated_at)
+        WHERE lab_id = NEW.lab_id AND ended_at IS NULL;
+      INSERT INTO usage_intervals(lab_id, cohort, trainee, provider, state, started_at, cpu_millis, memory_bytes)
+        SELECT NEW.lab_id, NEW.cohort, NEW.trainee, NEW.provider,
+               CASE WHEN NEW.phase = 'stopped' THEN 'stopped' ELSE 'running' END, NEW.updated_at,
+               coalesce(json_extract(NEW.spec_json, '$.resources.cpuMillis'), 0),
+               coalesce(json_extract(NEW.spec_json, '$.resources.memoryBytes'), 0)
+        WHERE NEW.phase IN ('creating', 'ready', 'stopped');
+    END;
+
+    CREATE TRIGGER usage_on_delete AFTER DELETE ON labs
+    BEGIN
+      UPDATE usage_intervals SET ended_at = max(started_at, OLD.updated_at)
+        WHERE lab_id = OLD.lab_id AND ended_at IS NULL;
+    END;
+  )sql");
+}
+
+const std::array<std::function<Status(Db&)>, Store::kSchemaVersion> kMigrations = {migrateTo1, migrateTo2,
+                                                                                 migrateTo3};
 
 Status migrate(Db& db) {
   for (int target = 1; target <= Store::kSchemaVersion; ++target) {

@@ -12,7 +12,8 @@ namespace store_detail {
 
 const char* const kLabColumns =
     "lab_id, cohort, trainee, generation, observed_generation, desired, phase, removed, provider, resource_id, "
-    "endpoints_json, spec_json, error_code, error_message, attempts, ready_at, updated_at";
+    "endpoints_json, spec_json, error_code, error_message, attempts, ready_at, updated_at, queue_position, "
+    "queue_reason, queued_at, queue_eta, stop_reason, last_active_at";
 
 const char* const kLabGoneSql =
     "(l.phase = 'destroyed' OR (l.phase = 'pending' AND l.resource_id = '' AND NOT EXISTS "
@@ -37,6 +38,12 @@ LabRecord readLab(const sqlite::Stmt& st) {
   l.attempts = static_cast<int>(st.int64(14));
   l.readyAt = st.int64(15);
   l.updatedAt = st.int64(16);
+  l.queuePosition = static_cast<int>(st.int64(17));
+  l.queueReason = st.text(18);
+  l.queuedAt = st.int64(19);
+  l.queueEta = st.int64(20);
+  l.stopReason = st.text(21);
+  l.lastActiveAt = st.int64(22);
   return l;
 }
 
@@ -135,7 +142,10 @@ Status Store::setDesired(const std::vector<std::string>& labIds, DesiredState de
   if (!tx) return tx.status();
   auto check = db.prepare("SELECT removed FROM labs WHERE lab_id = ?");
   if (!check) return check.status();
-  auto st = db.prepare("UPDATE labs SET desired = ?, updated_at = ? WHERE lab_id = ? AND desired <> ?1");
+  // Wanting a lab running again drops the reason the daemon stopped it for.
+  auto st = db.prepare(
+      "UPDATE labs SET desired = ?1, updated_at = ?2, "
+      "stop_reason = CASE WHEN ?1 = 'running' THEN '' ELSE stop_reason END WHERE lab_id = ?3 AND desired <> ?1");
   if (!st) return st.status();
   const char* name = desiredStateName(desired);
   const int64_t now = impl_->now();
@@ -152,6 +162,70 @@ Status Store::setDesired(const std::vector<std::string>& labIds, DesiredState de
     st->reset();
   }
   return tx->commit();
+}
+
+Status Store::recordQueue(const std::vector<QueueEntry>& waiting) {
+  std::lock_guard lock(impl_->mu);
+  Db& db = impl_->db;
+  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  if (!tx) return tx.status();
+  std::set<std::string> listed;
+  for (const auto& w : waiting) listed.insert(w.labId);
+  auto current = db.prepare("SELECT lab_id FROM labs WHERE queue_position <> 0");
+  if (!current) return current.status();
+  std::vector<std::string> clear;
+  for (;;) {
+    auto row = current->step();
+    if (!row) return row.status();
+    if (!*row) break;
+    if (!listed.count(current->text(0))) clear.push_back(current->text(0));
+  }
+  auto cl = db.prepare(
+      "UPDATE labs SET queue_position = 0, queue_reason = '', queued_at = 0, queue_eta = 0 WHERE lab_id = ?");
+  if (!cl) return cl.status();
+  for (const auto& id : clear) {
+    Status s = cl->bind(1, id).run();
+    if (!s) return s;
+    cl->reset();
+  }
+  auto set = db.prepare(
+      "UPDATE labs SET queue_position = ?2, queue_reason = ?3, queue_eta = ?4, "
+      "queued_at = CASE WHEN queued_at = 0 THEN ?5 ELSE queued_at END WHERE lab_id = ?1");
+  if (!set) return set.status();
+  const int64_t now = impl_->now();
+  for (const auto& w : waiting) {
+    Status s = set->bind(1, w.labId).bind(2, w.position).bind(3, w.reason).bind(4, w.eta).bind(5, now).run();
+    if (!s) return s;
+    set->reset();
+  }
+  return tx->commit();
+}
+
+Status Store::stopWithReason(const std::vector<std::string>& labIds, const std::string& reason) {
+  std::lock_guard lock(impl_->mu);
+  Db& db = impl_->db;
+  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
+  if (!tx) return tx.status();
+  auto st = db.prepare(
+      "UPDATE labs SET desired = 'stopped', stop_reason = ?2, updated_at = ?3 WHERE lab_id = ?1");
+  if (!st) return st.status();
+  const int64_t now = impl_->now();
+  for (const auto& id : labIds) {
+    Status s = st->bind(1, id).bind(2, reason).bind(3, now).run();
+    if (!s) return s;
+    if (db.changes() == 0) return labNotFound(id);
+    st->reset();
+  }
+  return tx->commit();
+}
+
+Status Store::recordActivity(const std::string& labId, int64_t lastActiveAt) {
+  // ?1 (now) is left unused: activity is not a change of the lab's record.
+  return updateLab(*impl_, labId, "UPDATE labs SET last_active_at = ?2 WHERE lab_id = ?3",
+                   [&](sqlite::Stmt& st) {
+                     st.bind(2, lastActiveAt);
+                     return 2;
+                   });
 }
 
 Status Store::recordObserved(const std::string& labId, LabPhase phase, const std::string& resourceId,

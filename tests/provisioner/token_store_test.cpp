@@ -211,7 +211,13 @@ TEST_F(TokenStoreTest, AVersion1StateMigratesWithItsDataKept) {
   {
     RawDb raw(dbFile());
     freshSchema = raw.column("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name");
-    raw.exec("DROP TABLE tokens; PRAGMA user_version = 1;");
+    // Version 3 (the usage ledger, queue columns) goes too: v1 had neither.
+    raw.exec(
+        "DROP TABLE tokens; DROP TRIGGER usage_on_phase; DROP TRIGGER usage_on_delete; DROP TABLE usage_intervals; "
+        "ALTER TABLE labs DROP COLUMN queue_position; ALTER TABLE labs DROP COLUMN queue_reason; "
+        "ALTER TABLE labs DROP COLUMN queued_at; ALTER TABLE labs DROP COLUMN queue_eta; "
+        "ALTER TABLE labs DROP COLUMN stop_reason; ALTER TABLE labs DROP COLUMN last_active_at; "
+        "PRAGMA user_version = 1;");
     ASSERT_EQ(raw.column("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'tokens%'"),
               std::vector<std::string>{"0"});
   }
@@ -219,7 +225,7 @@ TEST_F(TokenStoreTest, AVersion1StateMigratesWithItsDataKept) {
   ASSERT_TRUE(store);
   {
     RawDb raw(dbFile());
-    EXPECT_EQ(raw.column("PRAGMA user_version"), std::vector<std::string>{"2"});
+    EXPECT_EQ(raw.column("PRAGMA user_version"), std::vector<std::string>{std::to_string(Store::kSchemaVersion)});
     EXPECT_EQ(raw.column("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name"), freshSchema);
   }
   EXPECT_EQ(store->getCohort("demo")->generation, 1);

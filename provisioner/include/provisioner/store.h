@@ -20,6 +20,7 @@
 #include "provisioner/clock.h"
 #include "provisioner/model.h"
 #include "provisioner/status.h"
+#include "provisioner/usage.h"
 #include "provisioner/vault.h"
 
 namespace darasa {
@@ -76,6 +77,24 @@ struct LabRecord {
   int attempts = 0;                  // errors since the last clearError/markReady
   int64_t readyAt = 0;               // 0 when not ready
   int64_t updatedAt = 0;
+  // Admission queue: set while the lab is wanted running but waits for
+  // capacity (recordQueue); position 0 = not waiting.
+  int queuePosition = 0;
+  std::string queueReason;  // "provider local is full: ..."
+  int64_t queuedAt = 0;     // since when it waits (Unix seconds)
+  int64_t queueEta = 0;     // estimated ready time (Unix seconds); 0 = unknown
+  // Why the daemon stopped the lab on its own (lab-hours or budget quota
+  // spent, idle), "" otherwise; cleared when the lab is wanted running again.
+  std::string stopReason;
+  int64_t lastActiveAt = 0;  // last activity the provider reported (Unix seconds); 0 = unknown
+};
+
+// A lab waiting in the admission queue (Store::recordQueue).
+struct QueueEntry {
+  std::string labId;
+  int position = 0;  // 1-based, in the fair order
+  std::string reason;
+  int64_t eta = 0;  // estimated ready time, Unix seconds; 0 = unknown
 };
 
 // One lab of a cohort as the caller rendered it.
@@ -172,7 +191,7 @@ struct TokenRecord {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 2;  // the newest schema this binary knows
+  static constexpr int kSchemaVersion = 3;  // the newest schema this binary knows
 
   // Opens (kCreate: creates) the state in dir and brings its schema up to
   // date. Errors, all naming the file and never modifying it:
@@ -230,6 +249,16 @@ class Store {
   // All or nothing: kNotFound (nothing changed) if any id is unknown;
   // kConflict for running/stopped on a removed lab.
   Status setDesired(const std::vector<std::string>& labIds, DesiredState desired);
+  // The admission queue as the daemon decided it: exactly the labs listed
+  // wait (their queuedAt is kept if they waited already, else now); every
+  // other lab's queue fields are cleared. One transaction.
+  Status recordQueue(const std::vector<QueueEntry>& waiting);
+  // Wants the labs stopped and records why (quota spent, idle), in one
+  // transaction; kNotFound (nothing changed) if any id is unknown. A later
+  // setDesired(running) clears the reason.
+  Status stopWithReason(const std::vector<std::string>& labIds, const std::string& reason);
+  // The last activity the provider reported for the lab (Unix seconds).
+  Status recordActivity(const std::string& labId, int64_t lastActiveAt);
   // What the provider reported: phase, its resource id, the endpoints (JSON
   // array) and the generation the resource was made from.
   Status recordObserved(const std::string& labId, LabPhase phase, const std::string& resourceId,
@@ -290,6 +319,17 @@ class Store {
   Result<std::vector<TokenRecord>> listTokens();  // by creation time
   // Sets revokedAt (idempotent). kNotFound for an unknown id.
   Status revokeToken(const std::string& id);
+
+  // --- usage ledger
+  // The database keeps it itself: a trigger on every phase change of a lab
+  // closes the lab's open interval and opens one for the new state —
+  // running (creating, ready) or stopped; pending, failed and destroyed
+  // labs hold nothing — in the same transaction as the phase, at the lab's
+  // updated_at (the store's clock), with the resources of the lab's spec.
+  // Intervals outlive their lab and cohort (usage is history).
+  // Intervals of the cohort ("" = every cohort) that overlap [from, to)
+  // (Unix seconds), ordered by start; open ones included.
+  Result<std::vector<UsageInterval>> listUsage(const std::string& cohort, int64_t from, int64_t to);
 
   // --- audit log
   Status appendAudit(const std::string& actor, const std::string& action, const std::string& subject,
