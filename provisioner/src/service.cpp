@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -94,28 +96,38 @@ class StoreJournal final : public ReconcileJournal {
   const Clock& clock_;
 };
 
-// Forwards events to the caller's sink, and polls a cancel flag.
+// Cancels a reconciler when the caller's cancel flag goes up. It polls the
+// flag (a signal handler can only set an atomic), and its destructor returns
+// at once rather than after a poll interval: the daemon runs it for every
+// reconcile.
 class CancelWatcher {
  public:
   CancelWatcher(const std::atomic<bool>* flag, Reconciler& reconciler) {
     if (!flag) return;
     thread_ = std::thread([this, flag, &reconciler] {
-      while (!done_.load()) {
+      std::unique_lock lk(mu_);
+      while (!done_) {
         if (flag->load()) {
           reconciler.cancel();
           return;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        cv_.wait_for(lk, std::chrono::milliseconds(50));
       }
     });
   }
   ~CancelWatcher() {
-    done_.store(true);
+    {
+      std::lock_guard lk(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
     if (thread_.joinable()) thread_.join();
   }
 
  private:
-  std::atomic<bool> done_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
   std::thread thread_;
 };
 
@@ -143,20 +155,39 @@ struct LabService::Selection {
   std::string instanceId;
 };
 
-Result<std::vector<PlannedLab>> LabService::plannedLabs(const Selection& sel, DesiredState wanted) {
+Result<std::vector<PlannedLab>> LabService::plannedLabs(const Selection& sel, std::optional<DesiredState> wanted,
+                                                        const std::map<std::string, DesiredState>& overrides) {
   std::vector<PlannedLab> planned;
+  planned.reserve(sel.labs.size());
   for (const auto& lab : sel.labs) {
-    auto spec = labSpecFromRecord(lab);
+    auto spec = specOf(lab);
     if (!spec) return spec.status();
     spec->labels[kLabelState] = sel.instanceId;
     PlannedLab p;
     p.spec = std::move(spec.value());
-    p.desired = lab.removed ? DesiredState::kAbsent : wanted;
+    auto o = overrides.find(lab.labId);
+    if (lab.removed) p.desired = DesiredState::kAbsent;
+    else if (o != overrides.end()) p.desired = o->second;
+    else p.desired = wanted ? *wanted : lab.desired;
     p.phase = lab.phase;
     p.resourceId = lab.resourceId;
     planned.push_back(std::move(p));
   }
   return planned;
+}
+
+Result<LabSpec> LabService::specOf(const LabRecord& lab) {
+  std::lock_guard lk(specCacheMu_);
+  auto it = specCache_.find(lab.labId);
+  if (it == specCache_.end() || it->second.first != lab.specJson) {
+    auto parsed = labSpecFromRecord(lab);
+    if (!parsed) return parsed.status();
+    it = specCache_.insert_or_assign(lab.labId, std::make_pair(lab.specJson, std::move(parsed.value()))).first;
+  }
+  LabSpec spec = it->second.second;
+  spec.generation = lab.generation;
+  spec.labels[kLabelGeneration] = std::to_string(lab.generation);
+  return spec;
 }
 
 LabService::LabService(Store& store, ProviderRegistry& providers, Clock& clock, std::string actor)
@@ -290,26 +321,53 @@ Result<std::vector<Action>> LabService::plan(const RunOptions& options, DesiredS
 Result<RunReport> LabService::reconcile(const RunOptions& options, DesiredState wanted) {
   auto sel = select(options);
   if (!sel) return sel.status();
-  RunReport report;
-  auto plannedOr = plannedLabs(sel.value(), wanted);
-  if (!plannedOr) return plannedOr.status();
-  std::vector<PlannedLab>& planned = plannedOr.value();
-  std::string providerName = planned.empty() ? sel->cohort.provider : planned.front().spec.provider;
+  auto planned = plannedLabs(sel.value(), wanted);
+  if (!planned) return planned.status();
   std::vector<std::string> ids;
   for (const auto& lab : sel->labs)
     if (!lab.removed) ids.push_back(lab.labId);
-  report.labs = static_cast<int>(planned.size());
   if (!ids.empty()) {
     auto s = store_.setDesired(ids, wanted);
     if (!s) return s;
   }
+  return execute(options, std::move(planned.value()), [wanted](const LabRecord& lab, DesiredState) {
+    if (wanted == DesiredState::kRunning) return !lab.removed && lab.phase == LabPhase::kReady;
+    return lab.phase == LabPhase::kDestroyed;
+  });
+}
+
+Result<RunReport> LabService::reconcileStored(const RunOptions& options,
+                                              const std::map<std::string, DesiredState>& overrides) {
+  auto sel = select(options);
+  if (!sel) return sel.status();
+  auto planned = plannedLabs(sel.value(), std::nullopt, overrides);
+  if (!planned) return planned.status();
+  return execute(options, std::move(planned.value()), [](const LabRecord& lab, DesiredState desired) {
+    switch (desired) {
+      case DesiredState::kRunning: return lab.phase == LabPhase::kReady;
+      case DesiredState::kStopped:
+        return lab.phase == LabPhase::kStopped || lab.phase == LabPhase::kDestroyed ||
+               (lab.phase == LabPhase::kPending && lab.resourceId.empty());
+      case DesiredState::kAbsent: return lab.phase == LabPhase::kDestroyed;
+    }
+    return false;
+  });
+}
+
+Result<RunReport> LabService::execute(const RunOptions& options, std::vector<PlannedLab> planned,
+                                      const std::function<bool(const LabRecord&, DesiredState)>& settled) {
+  RunReport report;
+  report.labs = static_cast<int>(planned.size());
   if (planned.empty()) {
     report.reconcile.converged = true;
     return report;
   }
+  std::string providerName = planned.front().spec.provider;
   auto provider = providers_.get(providerName);
   if (!provider) return provider.status();
-  if (wanted == DesiredState::kRunning) {
+  bool anyRunning = std::any_of(planned.begin(), planned.end(),
+                                [](const PlannedLab& p) { return p.desired == DesiredState::kRunning; });
+  if (anyRunning) {
     auto usable = provider.value()->usable();
     if (!usable) return usable.withContext("provider " + providerName + " cannot run labs here");
   }
@@ -328,21 +386,21 @@ Result<RunReport> LabService::reconcile(const RunOptions& options, DesiredState 
   Reconciler reconciler(*provider.value(), journal, options.events, ro, clock_);
   LabelSelector selector = cohortSelector(options.cohort);
   if (options.trainees.size() == 1) selector.equals[kLabelTrainee] = options.trainees.front();
+  std::map<std::string, DesiredState> wantedOf;
+  for (const auto& p : planned) wantedOf.emplace(p.spec.labId, p.desired);
   {
     CancelWatcher watcher(options.cancel, reconciler);
-    report.reconcile = reconciler.run(planned, selector);
+    report.reconcile = reconciler.run(std::move(planned), selector);
   }
   if (!report.reconcile.status) return report.reconcile.status;
 
   // Count the outcome from the store, which is what status will show.
   auto labs = store_.listLabs(options.cohort);
   if (!labs) return labs.status();
-  std::set<std::string> selected;
-  for (const auto& p : planned) selected.insert(p.spec.labId);
   for (const auto& lab : labs.value()) {
-    if (!selected.count(lab.labId)) continue;
-    if (wanted == DesiredState::kRunning && !lab.removed && lab.phase == LabPhase::kReady) ++report.ready;
-    if (wanted != DesiredState::kRunning && lab.phase == LabPhase::kDestroyed) ++report.ready;
+    auto w = wantedOf.find(lab.labId);
+    if (w == wantedOf.end()) continue;
+    if (settled(lab, w->second)) ++report.ready;
     if (lab.removed && lab.phase == LabPhase::kDestroyed) {
       auto forgot = store_.forgetLab(lab.labId);
       if (!forgot) return forgot;

@@ -7,6 +7,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -99,6 +103,21 @@ class LabService {
   // labs of trainees removed from the roster are forgotten once destroyed.
   Result<RunReport> down(const RunOptions& options);
 
+  // Reconciles the selected labs towards the desired state the store holds
+  // for each of them (what up/down, the schedule or the API set last; a
+  // removed lab is wanted absent), or towards overrides[labId] for a lab
+  // named there. Overrides are not written to the store: the daemon's reset
+  // destroys a lab through one and creates it again with a second run, and
+  // a crash in between leaves the stored wish (running) in force. Orphans of
+  // the cohort are destroyed only when the selection is the whole cohort
+  // (options.trainees empty). Credentials are made (or the stored ones
+  // reused) at create, as `up` does; removed labs are forgotten once
+  // destroyed. RunReport::ready counts the selected labs that ended in the
+  // state they were wanted in (running: ready; stopped: stopped or nothing
+  // at the provider; absent: destroyed).
+  Result<RunReport> reconcileStored(const RunOptions& options,
+                                    const std::map<std::string, DesiredState>& overrides = {});
+
   // Labs of a cohort ("" = all cohorts) as the store knows them.
   Result<std::vector<LabStatus>> status(const std::string& cohort);
 
@@ -117,14 +136,26 @@ class LabService {
  private:
   struct Selection;
   Result<Selection> select(const RunOptions& options);
-  static Result<std::vector<PlannedLab>> plannedLabs(const Selection& sel, DesiredState wanted);
+  // wanted: every lab's desired state; nullopt: each lab's stored one,
+  // unless overrides names it.
+  Result<std::vector<PlannedLab>> plannedLabs(const Selection& sel, std::optional<DesiredState> wanted,
+                                              const std::map<std::string, DesiredState>& overrides = {});
+  // The lab's stored spec, parsed once per spec text: the daemon plans the
+  // same labs every few minutes, and parsing was most of a quiet run's cost.
+  Result<LabSpec> specOf(const LabRecord& lab);
   Result<RunReport> reconcile(const RunOptions& options, DesiredState wanted);
+  // Runs the reconciler over planned labs of the selection; `settled` says
+  // whether a lab (as stored afterwards) counts in RunReport::ready.
+  Result<RunReport> execute(const RunOptions& options, std::vector<PlannedLab> planned,
+                            const std::function<bool(const LabRecord&, DesiredState)>& settled);
   Result<LabCredentials> credentialsFor(const LabSpec& spec);
 
   Store& store_;
   ProviderRegistry& providers_;
   Clock& clock_;
   std::string actor_;
+  std::mutex specCacheMu_;
+  std::map<std::string, std::pair<std::string, LabSpec>> specCache_;  // lab id → (spec JSON, parsed)
 };
 
 }  // namespace darasa
