@@ -19,9 +19,15 @@ int run(int argc, char** argv) {
   app.fallthrough();  // global options may follow the subcommand
   Globals globals;
   if (const char* home = std::getenv("DARASA_HOME")) globals.stateDir = home;
+  if (const char* server = std::getenv("DARASA_SERVER")) globals.server = server;
+  if (const char* token = std::getenv("DARASA_TOKEN")) globals.token = token;
+  if (const char* ca = std::getenv("DARASA_CA_CERT")) globals.serverCa = ca;
   app.add_option("--state", globals.stateDir,
                  "state directory (default $DARASA_HOME, else $XDG_DATA_HOME/darasa, else ~/.local/share/darasa)");
   app.add_option("--templates", globals.templateDirs, "directory to look up templates in (repeatable)");
+  app.add_option("--server", globals.server,
+                 "talk to a darasa daemon at this URL instead of the local state (default $DARASA_SERVER; "
+                 "the token comes from $DARASA_TOKEN, a private CA from $DARASA_CA_CERT)");
   app.add_flag("-v,--verbose", globals.verbose, "more detail: every step, debug logs");
   app.add_flag("-q,--quiet", globals.quiet, "no progress output and hints");
   app.footer("Exit status: 0 success, 1 failure while working, 2 invalid input or usage.\n"

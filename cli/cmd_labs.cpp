@@ -8,8 +8,10 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <fstream>
+#include <thread>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "commands.h"
 #include "context.h"
@@ -17,6 +19,7 @@
 #include "provisioner/model_json.h"
 #include "provisioner/service.h"
 #include "provisioner/state_lock.h"
+#include "remote.h"
 
 namespace darasa::cli {
 namespace {
@@ -68,12 +71,6 @@ void printTable(const Table& t, Format f) {
   else t.printText(std::cout);
 }
 
-std::string endpointText(const std::vector<Endpoint>& eps) {
-  std::string s;
-  for (const auto& e : eps) s += (s.empty() ? "" : " ") + e.name + "=" + e.host + ":" + std::to_string(e.port);
-  return s;
-}
-
 std::string ago(int64_t unixSeconds) {
   if (unixSeconds <= 0) return "";
   return formatUtc(std::chrono::system_clock::time_point(std::chrono::seconds(unixSeconds)));
@@ -93,6 +90,8 @@ RunOptions runOptions(const LabOptions& o) {
 }
 
 int runPlan(Context& ctx, const LabOptions& o) {
+  // The daemon plans from its schedule: `darasa schedule` shows that.
+  if (auto s = requireLocal(ctx, "plan"); !s) return fail(s);
   auto store = ctx.openStore(OpenMode::kMustExist);
   if (!store) return fail(store.status());
   LabService service(*store.value(), ctx.registry(), SystemClock::instance(), ctx.actor());
@@ -110,7 +109,10 @@ int runPlan(Context& ctx, const LabOptions& o) {
   return kExitOk;
 }
 
+int runUpDownRemote(Context& ctx, const LabOptions& o, bool up);
+
 int runUpDown(Context& ctx, const LabOptions& o, bool up) {
+  if (ctx.isRemote()) return runUpDownRemote(ctx, o, up);
   std::string verb = up ? "up" : "down";
   auto lock = lockState(ctx, "darasa " + verb + " " + o.cohort, o.lockWaitSeconds);
   if (!lock) return fail(lock.status());
@@ -162,34 +164,228 @@ int runUpDown(Context& ctx, const LabOptions& o, bool up) {
   return kExitOk;
 }
 
+// up/down through the daemon: the wish goes to the API (the daemon's
+// controller does the work), then the labs are polled until every selected
+// one is ready (up) or gone (down), with the same progress lines and summary
+// as the local command. Interrupting stops the waiting, not the daemon.
+Result<json> remoteLabs(Context& ctx, const std::string& cohort);
+
+int runUpDownRemote(Context& ctx, const LabOptions& o, bool up) {
+  std::string verb = up ? "up" : "down";
+  auto remote = ctx.remote();
+  if (!remote) return fail(remote.status());
+  Remote& api = *remote.value();
+  auto before = remoteLabs(ctx, o.cohort);
+  if (!before) return fail(before.status());
+  auto selected = [&](const json& l) {
+    return o.trainees.empty() ||
+           std::find(o.trainees.begin(), o.trainees.end(), l.value("trainee", "")) != o.trainees.end();
+  };
+  for (const auto& t : o.trainees) {
+    bool found = std::any_of(before->begin(), before->end(), [&](const json& l) { return l.value("trainee", "") == t; });
+    if (!found) return fail(notFoundError("no trainee \"" + t + "\" in cohort " + o.cohort));
+  }
+  std::set<std::string> labs;
+  for (const auto& l : before.value())
+    if (selected(l) && !(up && l.value("removed", false))) labs.insert(l.value("lab", ""));
+
+  auto started = std::chrono::steady_clock::now();
+  if (o.trainees.empty()) {
+    auto r = api.post("/api/v1/cohorts/" + urlSegment(o.cohort) + "/" + verb, json::object());
+    if (!r) return fail(r.status());
+  } else {
+    for (const auto& lab : labs) {
+      auto r = up ? api.post("/api/v1/labs/" + urlSegment(lab) + "/start", json::object())
+                  : api.del("/api/v1/labs/" + urlSegment(lab));
+      if (!r) return fail(r.status().withContext(lab));
+    }
+  }
+
+  ProgressPrinter progress(static_cast<int>(labs.size()), verb, stderr, stderrIsTerminal() && !ctx.globals().quiet,
+                           ctx.globals().verbose);
+  std::map<std::string, std::string> seen;  // lab → the last state reported
+  std::map<std::string, Status> failures;
+  int done = 0;
+  bool interrupted = false;
+  gInterrupted.store(false);
+  {
+    InterruptScope interrupts;
+    auto deadline = started + std::chrono::seconds(std::max(o.timeoutSeconds, 1) * 5);
+    while (true) {
+      auto now = remoteLabs(ctx, o.cohort);
+      if (!now) {
+        progress.finish();
+        return fail(now.status());
+      }
+      done = 0;
+      std::set<std::string> present;
+      for (const auto& l : now.value()) {
+        std::string id = l.value("lab", "");
+        if (!labs.count(id)) continue;
+        present.insert(id);
+        std::string state = l.value("state", "");
+        bool finished = up ? state == "ready" : state == "destroyed";
+        bool failed = state == "failed";
+        if (finished) ++done;
+        if (failed) failures[id] = Status(codeFromName(l["error"].value("code", "internal")).value_or(Code::kInternal),
+                                          l["error"].value("message", "failed"));
+        else failures.erase(id);
+        if (seen[id] != state && !ctx.globals().quiet) {
+          Event e;
+          e.labId = id;
+          e.action = up ? ActionKind::kCreate : ActionKind::kDestroy;
+          if (finished) {
+            e.kind = up ? EventKind::kReady : EventKind::kDestroyed;
+            if (up) e.endpoints = l["endpoints"].get<std::vector<Endpoint>>();
+          } else if (failed) {
+            e.kind = EventKind::kFailed;
+            e.status = failures[id];
+          } else {
+            e.kind = EventKind::kActionStarted;
+            e.reason = "the server is working on it (" + state + ")";
+          }
+          progress.onEvent(e);
+        }
+        seen[id] = state;
+      }
+      // A lab of a removed trainee is forgotten once destroyed: gone is done.
+      if (!up)
+        for (const auto& id : labs)
+          if (!present.count(id)) ++done;
+      if (done + static_cast<int>(failures.size()) >= static_cast<int>(labs.size())) break;
+      if (gInterrupted.load()) {
+        interrupted = true;
+        break;
+      }
+      if (std::chrono::steady_clock::now() > deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  }
+  progress.finish();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  char took[32];
+  std::snprintf(took, sizeof took, "%.1fs", secs);
+  std::cout << "cohort " << o.cohort << ": " << done << "/" << labs.size() << " labs "
+            << (up ? "ready" : "destroyed") << " in " << took;
+  if (!failures.empty()) std::cout << ", " << failures.size() << " failed";
+  std::cout << "\n";
+  for (const auto& [lab, status] : failures) std::cout << "  " << lab << ": " << status.toString() << "\n";
+  if (interrupted) {
+    std::cout << "stopped waiting: the server goes on; see `darasa status " << o.cohort << " --server "
+              << api.url() << "`\n";
+    return 130;
+  }
+  if (!failures.empty() || done < static_cast<int>(labs.size())) {
+    if (failures.empty())
+      std::cout << "not converged in time: see `darasa status " << o.cohort << "` (the server keeps trying)\n";
+    return kExitFailure;
+  }
+  if (up && !ctx.globals().quiet) std::cout << "next: darasa creds " << o.cohort << "\n";
+  return kExitOk;
+}
+
+// One lab as `status -o json` shows it; the remote mode reads the same
+// fields from the daemon's answer (normalizeRemoteLab).
+json labStatusJson(const LabStatus& s) {
+  return {{"lab", s.lab.labId},
+          {"cohort", s.lab.cohort},
+          {"trainee", s.trainee.id},
+          {"name", s.trainee.name},
+          {"state", labPhaseName(s.lab.phase)},
+          {"desired", desiredStateName(s.lab.desired)},
+          {"removed", s.lab.removed},
+          {"provider", s.lab.provider},
+          {"resourceId", s.lab.resourceId},
+          {"generation", s.lab.generation},
+          {"observedGeneration", s.lab.observedGeneration},
+          {"endpoints", s.endpoints},
+          {"readyAt", ago(s.lab.readyAt)},
+          {"error", s.lab.lastError.isOk() ? json(nullptr)
+                                           : json{{"code", codeName(s.lab.lastError.code())},
+                                                  {"message", s.lab.lastError.message()}}}};
+}
+
+// A lab of the daemon's answer in the shape of labStatusJson: the API may
+// name a field differently or leave one out; what is missing is shown empty.
+json normalizeRemoteLab(const json& in) {
+  auto str = [&](std::initializer_list<const char*> keys) -> std::string {
+    for (const char* k : keys)
+      if (in.contains(k) && in[k].is_string()) return in[k].get<std::string>();
+    return "";
+  };
+  auto num = [&](const char* k) -> int64_t {
+    return in.contains(k) && in[k].is_number_integer() ? in[k].get<int64_t>() : 0;
+  };
+  json out;
+  out["lab"] = str({"lab", "id", "labId"});
+  out["cohort"] = str({"cohort"});
+  out["trainee"] = str({"trainee", "traineeId"});
+  std::string name = str({"name", "traineeName"});
+  if (name.empty() && in.contains("trainee") && in["trainee"].is_object()) {
+    out["trainee"] = in["trainee"].value("id", "");
+    name = in["trainee"].value("name", "");
+  }
+  out["name"] = name;
+  out["state"] = str({"state", "phase"});
+  out["desired"] = str({"desired"});
+  out["removed"] = in.contains("removed") && in["removed"].is_boolean() ? in["removed"].get<bool>() : false;
+  out["provider"] = str({"provider"});
+  out["resourceId"] = str({"resourceId"});
+  out["generation"] = num("generation");
+  out["observedGeneration"] = num("observedGeneration");
+  out["endpoints"] = in.contains("endpoints") && in["endpoints"].is_array() ? in["endpoints"] : json::array();
+  std::string readyAt = str({"readyAt"});
+  if (readyAt.empty() && in.contains("readyAt") && in["readyAt"].is_number_integer())
+    readyAt = ago(in["readyAt"].get<int64_t>());
+  out["readyAt"] = readyAt;
+  out["error"] = in.contains("error") && in["error"].is_object() ? in["error"] : json(nullptr);
+  return out;
+}
+
+Result<json> remoteLabs(Context& ctx, const std::string& cohort) {
+  auto remote = ctx.remote();
+  if (!remote) return remote.status();
+  auto r = cohort.empty() ? remote.value()->get("/api/v1/labs")
+                          : remote.value()->get("/api/v1/cohorts/" + urlSegment(cohort) + "/labs");
+  if (!r) return r.status();
+  const json& list = r->is_object() && r->contains("labs") ? (*r)["labs"] : *r;
+  if (!list.is_array()) return internalError("the server's list of labs is not a list");
+  json out = json::array();
+  for (const auto& l : list) out.push_back(normalizeRemoteLab(l));
+  return out;
+}
+
+std::string endpointText(const json& eps) {
+  std::string s;
+  for (const auto& e : eps)
+    s += (s.empty() ? "" : " ") + e.value("name", "") + "=" + e.value("host", "") + ":" +
+         std::to_string(e.value("port", 0));
+  return s;
+}
+
+std::string errorText(const json& err) {
+  if (!err.is_object()) return "";
+  auto code = codeFromName(err.value("code", "internal"));
+  return Status(code.value_or(Code::kInternal), err.value("message", "")).toString();
+}
+
 int runStatus(Context& ctx, const LabOptions& o) {
-  auto store = ctx.openStore(OpenMode::kMustExist);
-  if (!store) return fail(store.status());
-  LabService service(*store.value(), ctx.registry(), SystemClock::instance(), ctx.actor());
-  auto labs = service.status(o.cohort);
-  if (!labs) return fail(labs.status());
+  json labs = json::array();
+  if (ctx.isRemote()) {
+    auto r = remoteLabs(ctx, o.cohort);
+    if (!r) return fail(r.status());
+    labs = std::move(r.value());
+  } else {
+    auto store = ctx.openStore(OpenMode::kMustExist);
+    if (!store) return fail(store.status());
+    LabService service(*store.value(), ctx.registry(), SystemClock::instance(), ctx.actor());
+    auto local = service.status(o.cohort);
+    if (!local) return fail(local.status());
+    for (const auto& s : local.value()) labs.push_back(labStatusJson(s));
+  }
   Format f = formatOf(o);
   if (f == Format::kJson) {
-    json out = json::array();
-    for (const auto& s : labs.value()) {
-      out.push_back({{"lab", s.lab.labId},
-                     {"cohort", s.lab.cohort},
-                     {"trainee", s.trainee.id},
-                     {"name", s.trainee.name},
-                     {"state", labPhaseName(s.lab.phase)},
-                     {"desired", desiredStateName(s.lab.desired)},
-                     {"removed", s.lab.removed},
-                     {"provider", s.lab.provider},
-                     {"resourceId", s.lab.resourceId},
-                     {"generation", s.lab.generation},
-                     {"observedGeneration", s.lab.observedGeneration},
-                     {"endpoints", s.endpoints},
-                     {"readyAt", ago(s.lab.readyAt)},
-                     {"error", s.lab.lastError.isOk() ? json(nullptr)
-                                                      : json{{"code", codeName(s.lab.lastError.code())},
-                                                             {"message", s.lab.lastError.message()}}}});
-    }
-    std::cout << out.dump(2) << "\n";
+    std::cout << labs.dump(2) << "\n";
     return kExitOk;
   }
   bool allCohorts = o.cohort.empty();
@@ -198,22 +394,21 @@ int runStatus(Context& ctx, const LabOptions& o) {
   for (const char* c : {"trainee", "name", "state", "desired", "endpoints", "ready at", "error"}) cols.push_back(c);
   Table t(cols);
   std::map<std::string, int> counts;
-  for (const auto& s : labs.value()) {
+  for (const auto& l : labs) {
     std::vector<std::string> row;
-    if (allCohorts) row.push_back(s.lab.cohort);
-    std::string state = labPhaseName(s.lab.phase);
-    if (s.lab.removed) state += " (removed)";
-    ++counts[labPhaseName(s.lab.phase)];
-    row.insert(row.end(), {s.trainee.id, s.trainee.name, state, desiredStateName(s.lab.desired),
-                           endpointText(s.endpoints), ago(s.lab.readyAt),
-                           s.lab.lastError.isOk() ? "" : s.lab.lastError.toString()});
+    if (allCohorts) row.push_back(l.value("cohort", ""));
+    std::string state = l.value("state", "");
+    ++counts[state];
+    if (l.value("removed", false)) state += " (removed)";
+    row.insert(row.end(), {l.value("trainee", ""), l.value("name", ""), state, l.value("desired", ""),
+                           endpointText(l["endpoints"]), l.value("readyAt", ""), errorText(l["error"])});
     t.addRow(row);
   }
   printTable(t, f);
   if (f == Format::kTable) {
     std::string summary;
     for (const auto& [state, n] : counts) summary += (summary.empty() ? "" : ", ") + std::to_string(n) + " " + state;
-    std::cout << labs->size() << " lab(s)" << (summary.empty() ? "" : ": " + summary) << "\n";
+    std::cout << labs.size() << " lab(s)" << (summary.empty() ? "" : ": " + summary) << "\n";
   }
   return kExitOk;
 }
@@ -244,12 +439,68 @@ const Endpoint* mainEndpoint(const std::vector<Endpoint>& eps) {
   return eps.empty() ? nullptr : &eps.front();
 }
 
+// The daemon's answer for a cohort's credentials, as LabService gives them
+// locally (the server audits the read).
+Result<std::vector<CredentialView>> remoteCredentials(Context& ctx, const LabOptions& o) {
+  auto remote = ctx.remote();
+  if (!remote) return remote.status();
+  auto r = remote.value()->get("/api/v1/cohorts/" + urlSegment(o.cohort) + "/credentials");
+  if (!r) return r.status();
+  const json& list = r->is_object() && r->contains("credentials") ? (*r)["credentials"] : *r;
+  if (!list.is_array()) return internalError("the server's list of credentials is not a list");
+  std::vector<CredentialView> out;
+  try {
+    for (const auto& c : list) {
+      CredentialView v;
+      v.cohort = c.value("cohort", o.cohort);
+      if (c.contains("trainee") && c["trainee"].is_object()) {
+        v.trainee.id = c["trainee"].value("id", "");
+        v.trainee.name = c["trainee"].value("name", "");
+        v.trainee.email = c["trainee"].value("email", "");
+      } else {
+        v.trainee.id = c.value("trainee", "");
+        v.trainee.name = c.value("name", "");
+        v.trainee.email = c.value("email", "");
+      }
+      if (!o.trainees.empty() && std::find(o.trainees.begin(), o.trainees.end(), v.trainee.id) == o.trainees.end())
+        continue;
+      v.labId = c.value("lab", v.cohort + "." + v.trainee.id);
+      v.phase = labPhaseFromName(c.value("state", "pending")).value_or(LabPhase::kPending);
+      if (c.contains("endpoints") && c["endpoints"].is_array()) v.endpoints = c["endpoints"].get<std::vector<Endpoint>>();
+      v.issued = c.value("issued", false);
+      const json& cr = c.contains("credentials") && c["credentials"].is_object() ? c["credentials"] : c;
+      if (v.issued) {
+        v.credentials.user = cr.value("user", "");
+        v.credentials.password = Secret(cr.value("password", ""));
+        v.credentials.privateKey = Secret(cr.value("privateKey", ""));
+        v.credentials.publicKey = cr.value("publicKey", "");
+      }
+      out.push_back(std::move(v));
+    }
+  } catch (const json::exception& e) {
+    return internalError(std::string("the server's credentials do not have the expected shape: ") + e.what());
+  }
+  for (const auto& t : o.trainees) {
+    bool found = std::any_of(out.begin(), out.end(), [&](const CredentialView& v) { return v.trainee.id == t; });
+    if (!found) return notFoundError("no trainee \"" + t + "\" in cohort " + o.cohort);
+  }
+  return out;
+}
+
 int runCreds(Context& ctx, const LabOptions& o) {
-  auto store = ctx.openStore(OpenMode::kMustExist);
-  if (!store) return fail(store.status());
-  LabService service(*store.value(), ctx.registry(), SystemClock::instance(), ctx.actor());
-  auto creds = service.credentials(o.cohort, o.trainees);
+  Result<std::vector<CredentialView>> creds = std::vector<CredentialView>{};
+  std::unique_ptr<Store> store;
+  if (ctx.isRemote()) {
+    creds = remoteCredentials(ctx, o);
+  } else {
+    auto opened = ctx.openStore(OpenMode::kMustExist);
+    if (!opened) return fail(opened.status());
+    store = std::move(opened.value());
+    LabService service(*store, ctx.registry(), SystemClock::instance(), ctx.actor());
+    creds = service.credentials(o.cohort, o.trainees);
+  }
   if (!creds) return fail(creds.status());
+  // Key files go where the person runs the command (the state dir's keys/ by default).
   std::filesystem::path keyDir = o.keyDir.empty() ? ctx.stateDir() / "keys" / o.cohort : std::filesystem::path(o.keyDir);
   Format f = formatOf(o);
   json out = json::array();
@@ -292,6 +543,7 @@ int runCreds(Context& ctx, const LabOptions& o) {
 }
 
 int runGc(Context& ctx, const LabOptions& o) {
+  if (auto s = requireLocal(ctx, "gc"); !s) return fail(s);
   auto lock = lockState(ctx, "darasa gc", o.lockWaitSeconds);
   if (!lock) return fail(lock.status());
   auto store = ctx.openStore(OpenMode::kMustExist);
@@ -313,6 +565,7 @@ int runGc(Context& ctx, const LabOptions& o) {
 }
 
 int runProviders(Context& ctx, const LabOptions& o) {
+  if (auto s = requireLocal(ctx, "providers"); !s) return fail(s);
   auto& registry = ctx.registry();
   Table t({"name", "kind", "usable", "detail"});
   for (const auto& name : registry.names()) {

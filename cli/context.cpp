@@ -36,6 +36,25 @@ std::string Context::actor() const {
   return std::string("cli:") + (user && *user ? user : std::to_string(getuid()));
 }
 
+Result<Remote*> Context::remote() {
+  if (!remote_) {
+    RemoteOptions o;
+    o.url = globals_.server;
+    o.token = globals_.token;
+    o.caFile = globals_.serverCa;
+    auto r = Remote::make(o);
+    if (!r) return r.status();
+    remote_ = std::move(r.value());
+  }
+  return remote_.get();
+}
+
+Status requireLocal(const Context& ctx, const std::string& command) {
+  if (!ctx.isRemote()) return Status::ok();
+  return invalidError("`darasa " + command + "` works on the local state only, not through --server " +
+                      ctx.globals().server + " (run it on the server's machine, or unset DARASA_SERVER)");
+}
+
 int exitCodeFor(const Status& status) {
   switch (status.code()) {
     case Code::kOk: return kExitOk;

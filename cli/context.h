@@ -1,5 +1,6 @@
 // What every command shares: the global options, the state directory, the
-// provider registry, error printing and exit codes. Not thread-safe.
+// provider registry, the remote server (--server), error printing and exit
+// codes. Not thread-safe.
 #pragma once
 
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "output.h"
+#include "remote.h"
 #include "provisioner/provider.h"
 #include "provisioner/status.h"
 #include "provisioner/store.h"
@@ -23,6 +25,11 @@ struct Globals {
   bool verbose = false;
   bool quiet = false;
   std::vector<std::string> templateDirs;  // --templates
+  // Remote mode: --server / $DARASA_SERVER, with $DARASA_TOKEN and, for a
+  // server whose certificate a private CA signed, $DARASA_CA_CERT.
+  std::string server;
+  std::string token;
+  std::string serverCa;
 };
 
 class Context {
@@ -36,10 +43,20 @@ class Context {
   // "cli:<user>" for the audit log.
   std::string actor() const;
 
+  // Whether commands go to a daemon (--server or $DARASA_SERVER is set).
+  bool isRemote() const { return !globals_.server.empty(); }
+  // The client for the daemon (made once); kInvalid for a bad URL.
+  Result<Remote*> remote();
+
  private:
   Globals globals_;
   std::unique_ptr<ProviderRegistry> registry_;
+  std::unique_ptr<Remote> remote_;
 };
+
+// For commands that only work on the local state: kInvalid naming the
+// command when --server is set.
+Status requireLocal(const Context& ctx, const std::string& command);
 
 // Prints "darasa: error: ..." to stderr and returns the exit code for it.
 int fail(const Status& status);

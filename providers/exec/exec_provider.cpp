@@ -705,4 +705,13 @@ Status registerPluginProviders(ProviderRegistry& registry, const std::vector<std
   return Status::ok();
 }
 
+Status registerNamedPlugin(ProviderRegistry& registry, const std::string& name, const std::string& path) {
+  auto factory = [path](const ProviderConfig& config) {
+    ProviderConfig c = config;
+    c.options["path"] = path;
+    return makeExecProvider(c);
+  };
+  return registry.add(name, factory, "plugin " + path + " (from the config)");
+}
+
 }  // namespace darasa::providers::exec

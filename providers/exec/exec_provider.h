@@ -50,4 +50,9 @@ std::vector<std::string> defaultPluginDirs();
 // executable unless the config gave one.
 Status registerPluginProviders(ProviderRegistry& registry, const std::vector<std::string>& pluginDirs);
 
+// Registers one plugin by name and executable path (a plugin named in the
+// daemon's config): the factory passes the registry's options for NAME with
+// "path" set to `path`. kConflict if NAME is taken, kInvalid for a bad name.
+Status registerNamedPlugin(ProviderRegistry& registry, const std::string& name, const std::string& path);
+
 }  // namespace darasa::providers::exec

@@ -2,7 +2,6 @@
 
 #include "docker/docker_provider.h"
 #include "exec/exec_provider.h"
-#include "libvirt/libvirt_provider.h"
 #include "local/local_provider.h"
 
 namespace darasa::providers {
@@ -14,12 +13,8 @@ Status registerBuiltinProviders(ProviderRegistry& registry) {
   s = registry.add("docker", docker::makeDockerProvider,
                    "containers through the Docker Engine API (Docker or Podman)");
   if (!s) return s;
-  s = registry.add("podman", docker::makePodmanProvider,
-                   "the docker provider, on Podman's API socket by default");
-  if (!s) return s;
-  // Registered whether or not libvirtd runs: usable() says how to start it.
-  return registry.add("libvirt", libvirt::makeLibvirtProviderFromConfig,
-                      "virtual machines through libvirt (QEMU; KVM when usable, else emulation)");
+  return registry.add("podman", docker::makePodmanProvider,
+                      "the docker provider, on Podman's API socket by default");
 }
 
 Status registerPluginProviders(ProviderRegistry& registry) {

@@ -433,7 +433,9 @@ ConfigChanges diffDaemonConfig(const DaemonConfig& a, const DaemonConfig& b) {
   for (const auto& p : b.plugins) after[p.name] = p.path;
   for (const auto& [name, path] : after) {
     auto it = before.find(name);
-    if (it == before.end()) ch.live.push_back("plugin " + name + " added");
+    // Providers are registered once at start: the registry is shared by the
+    // controller and the API threads without a lock.
+    if (it == before.end()) ch.needRestart.push_back("plugin " + name + " added");
     else if (it->second != path) ch.needRestart.push_back("plugin " + name + " path");
   }
   for (const auto& [name, path] : before)

@@ -99,8 +99,9 @@ struct ListenAddress {
 std::optional<ListenAddress> parseListenAddress(const std::string& text, std::string* error);
 
 // What differs between two configs, for a reload (SIGHUP): settings applied
-// live, and settings that need a restart (listen address, TLS, state dir,
-// options of providers already made...), each as a short phrase.
+// live (log level and file, tick, shutdownTimeout), and settings that need a
+// restart (listen address, TLS, state dir, reconcile settings, plugins and
+// provider options: providers are registered once), each as a short phrase.
 struct ConfigChanges {
   std::vector<std::string> live;
   std::vector<std::string> needRestart;
