@@ -11,5 +11,6 @@ class Context;
 
 void addFileCommands(CLI::App& app, Context& ctx, int* rc);  // validate, render, apply
 void addLabCommands(CLI::App& app, Context& ctx, int* rc);   // plan, up, down, status, creds, gc, providers
+void addUsageCommands(CLI::App& app, Context& ctx, int* rc);  // usage
 
 }  // namespace darasa::cli
