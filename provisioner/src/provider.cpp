@@ -141,6 +141,7 @@ void ProviderRegistry::configure(const std::string& name, std::map<std::string, 
 }
 
 Result<Provider*> ProviderRegistry::get(const std::string& name) {
+  std::lock_guard lock(getMu_);
   auto it = entries_.find(name);
   if (it == entries_.end())
     return notFoundError("unknown provider \"" + name + "\" (known: " + knownNames(names()) + ")");

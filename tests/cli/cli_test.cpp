@@ -20,6 +20,7 @@ std::vector<std::string> exampleFiles() {
     if (!e.is_regular_file()) continue;
     auto rel = fs::relative(e.path(), root).string();
     if (rel.rfind("invalid/", 0) == 0 || rel.rfind("plugins/", 0) == 0 || rel.rfind("images/", 0) == 0) continue;
+    if (rel == "darasa.yaml") continue;  // the daemon's config, not a template or cohort
     auto ext = e.path().extension().string();
     if (ext == ".yaml" || ext == ".yml" || ext == ".json") files.push_back(e.path().string());
   }

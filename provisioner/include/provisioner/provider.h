@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -153,9 +154,10 @@ struct ProviderConfig {
 using ProviderFactory = std::function<Result<std::unique_ptr<Provider>>(const ProviderConfig&)>;
 
 // Provider names → factories and, once made, instances. The CLI fills it
-// (registerBuiltinProviders); the core never names a provider. Not
-// thread-safe: fill it and get() the providers you need from one thread, then
-// share the Provider pointers (providers themselves are thread-safe).
+// (registerBuiltinProviders); the core never names a provider. Fill it (add,
+// configure) from one thread before sharing it; get() may then be called
+// from any thread (the daemon's API threads and its controller do), and the
+// Provider pointers are shared (providers themselves are thread-safe).
 class ProviderRegistry {
  public:
   // kConflict if the name is taken; kInvalid if it is not [a-z0-9-]+.
@@ -180,6 +182,7 @@ class ProviderRegistry {
   };
   std::map<std::string, Entry> entries_;
   std::string stateDir_;
+  std::mutex getMu_;  // get() makes instances lazily
 };
 
 }  // namespace darasa
