@@ -56,6 +56,7 @@
 #include "provisioner/clock.h"
 #include "local/common/lab_record.h"
 #include "local/common/sys_util.h"
+#include "local/common/tcp_table.h"
 
 #ifndef DARASA_LAB_BINARY
 #define DARASA_LAB_BINARY ""
@@ -520,6 +521,59 @@ class LocalProvider final : public Provider {
     out.exitCode = r->signal ? 128 + r->signal : r->exitCode;
     out.output = std::move(r->output);
     return out;
+  }
+
+  // Activity of a lab from three sources, none of which needs a process of
+  // the lab to answer: the status file's mtime (the lab's init touches it
+  // on proxied traffic, while a connection is open and when the last one
+  // closes, at most every 10 s; launch and readiness write it too), the
+  // connections established on the lab's 127.0.0.1 ports in darasa's own
+  // network namespace (where the listening sockets live: an open SSH
+  // session is activity now, even when no byte flows), and the lab's
+  // cgroup (CPU time since this run started, memory in use).
+  Result<LabActivity> activity(const std::string& labId, const Deadline&) override {
+    if (!isSafeLabId(labId)) return notFoundError("no local lab \"" + labId + "\"");
+    LabPaths paths(labDir(labId));
+    auto rec = readLabRecord(paths);
+    if (!rec) {
+      if (rec.status().code() == Code::kNotFound && !pathExists(paths.dir))
+        return notFoundError("no local lab \"" + labId + "\"");
+      return rec.status().withContext("lab " + labId);
+    }
+    LabActivity a;
+    struct stat st;
+    if (::stat(paths.status().c_str(), &st) == 0)
+      a.lastActive = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+    if (!FileLock::isHeld(paths.runJson())) {
+      // Nothing of it runs: no connection can be open, nothing is in use.
+      a.openConnections = 0;
+      a.memoryBytes = 0;
+      a.source = "status file (the lab is not running)";
+      return a;
+    }
+    std::vector<std::string> sources = {"proxy traffic"};
+    if (auto run = readRunRecord(paths)) {
+      std::set<int> ports;
+      for (const auto& [name, port] : run->hostPorts) ports.insert(port);
+      if (auto conns = establishedOnLoopbackPorts(ports)) {
+        a.openConnections = 0;
+        for (const auto& [port, n] : *conns) a.openConnections += n;
+        sources.push_back("connections");
+        if (a.openConnections > 0) a.lastActive = std::chrono::system_clock::now();
+      } else {
+        logger()->debug("lab {}: cannot count its connections: {}", labId, conns.status().message());
+      }
+    }
+    if (!rec->cgroupParent.empty() && cgroups_.usable()) {
+      if (auto u = cgroups_.usage(rec->cgroupName)) {
+        if (u->cpuNanos >= 0) a.cpuMillis = u->cpuNanos / 1000000;
+        a.memoryBytes = u->memoryBytes;
+        sources.push_back("cgroup");
+      }
+    }
+    for (size_t i = 0; i < sources.size(); ++i) a.source += (i ? ", " : "") + sources[i];
+    return a;
   }
 
  private:

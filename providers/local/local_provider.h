@@ -29,6 +29,7 @@
 //                              second launch sees it and gives up)
 //   labs/<labId>/status        lines: limits, bwrap's info (the lab's PID 1),
 //                              started, ready, failed <why>; mtime = last traffic
+//                              or open connection (touched at most every 10 s)
 //   labs/<labId>/etc/          passwd (with the password hash), the ssh host key
 //   labs/<labId>/home/         the trainee's writable home (kept across stop/start)
 //   labs/<labId>/lab.log       launcher, bwrap, init and dropbear messages
@@ -40,6 +41,12 @@
 // (crypt(3), e.g. "$6$..."; computed from password when only that is given)
 // when access.password, authorizedKey (one OpenSSH public key line) when
 // access.sshKey. The ssh server is dropbear, for the port named "ssh".
+//
+// activity(): lastActive from the status file's mtime, or now while any
+// connection is established on the lab's 127.0.0.1 ports (counted in
+// darasa's network namespace, where the listening sockets are); CPU time
+// and memory from the lab's cgroup (cpuacct / cpu.stat, memory), -1 without
+// cgroups.
 #pragma once
 
 #include <memory>

@@ -16,7 +16,10 @@ namespace darasa::providers::local {
 
 namespace {
 
-const char* const kControllers[] = {"memory", "cpu", "pids", "freezer"};
+// cpuacct only meters (the lab's CPU time, for idle culling and usage); on
+// v1 it may be a hierarchy of its own, and it is optional: where its tree is
+// not writable the limits still work without it.
+const char* const kControllers[] = {"memory", "cpu", "cpuacct", "pids", "freezer"};
 
 std::vector<std::string> splitBy(const std::string& s, char sep) {
   std::vector<std::string> out;
@@ -110,6 +113,18 @@ CgroupManager CgroupManager::detect(const std::string& parent, bool enabled,
   }
   // Writable? Create the parent group in every hierarchy now.
   std::set<std::string> seen;
+  if (m.version_ == Version::kV1 && m.mounts_.count("cpuacct")) {
+    const std::string& mount = m.mounts_["cpuacct"];
+    bool shared = false;
+    for (const auto& [ctl, other] : m.mounts_) shared = shared || (ctl != "cpuacct" && other == mount);
+    std::string dir = mount + "/" + parent;
+    if (!shared) {
+      if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+        m.mounts_.erase("cpuacct");
+      else
+        seen.insert(mount);
+    }
+  }
   for (const auto& [ctl, mount] : m.mounts_) {
     if (!seen.insert(mount).second) continue;
     std::string dir = mount + "/" + parent;
@@ -247,6 +262,51 @@ Result<std::string> CgroupManager::readControl(const std::string& name, const st
   std::string d = dirFor(controller, name);
   if (d.empty()) return notFoundError("no " + controller + " controller");
   return readFile(d + "/" + file);
+}
+
+namespace {
+
+int64_t parseInt64(const std::string& s) {
+  try {
+    size_t used = 0;
+    long long v = std::stoll(s, &used);
+    return v < 0 ? -1 : v;
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+// The value of `key` in a flat-keyed file ("usage_usec 1234\n...").
+int64_t keyedValue(const std::string& text, const std::string& key) {
+  std::istringstream in(text);
+  std::string k;
+  std::string v;
+  while (in >> k >> v)
+    if (k == key) return parseInt64(v);
+  return -1;
+}
+
+}  // namespace
+
+Result<CgroupManager::Usage> CgroupManager::usage(const std::string& name) const {
+  if (!usable()) return unavailableError("no cgroups: " + reason_);
+  if (existingDirs(name).empty()) return notFoundError("no cgroup " + parent_ + "/" + name);
+  Usage u;
+  if (version_ == Version::kV1) {
+    if (auto t = readControl(name, "cpuacct", "cpuacct.usage")) u.cpuNanos = parseInt64(*t);
+    if (auto t = readControl(name, "memory", "memory.usage_in_bytes")) u.memoryBytes = parseInt64(*t);
+  } else {
+    // cpu.stat is a core file of every v2 group, with or without the cpu controller.
+    for (const auto& d : existingDirs(name)) {
+      if (auto t = readFile(d + "/cpu.stat")) {
+        int64_t usec = keyedValue(*t, "usage_usec");
+        if (usec >= 0) u.cpuNanos = usec * 1000;
+        break;
+      }
+    }
+    if (auto t = readControl(name, "memory", "memory.current")) u.memoryBytes = parseInt64(*t);
+  }
+  return u;
 }
 
 Status CgroupManager::destroy(const std::string& name, std::chrono::milliseconds timeout) const {

@@ -1,7 +1,8 @@
 // Per-lab control groups for the local provider: memory, CPU and pids limits
 // plus a freezer to kill a whole process tree, on cgroup v1 (one hierarchy
-// per controller, as on this machine) or v2 (one unified tree). Groups live
-// at <hierarchy>/<parent>/<lab>. Immutable after detect(); thread-safe.
+// per controller, as on this machine) or v2 (one unified tree), and the
+// lab's CPU time and memory in use (cpuacct, memory). Groups live at
+// <hierarchy>/<parent>/<lab>. Immutable after detect(); thread-safe.
 #pragma once
 
 #include <sys/types.h>
@@ -30,7 +31,7 @@ class CgroupManager {
   Version version() const { return version_; }
   bool usable() const { return version_ != Version::kNone; }
   const std::string& reason() const { return reason_; }
-  // "cgroup v1 (memory, cpu, pids, freezer)" or "no cgroups: <reason>".
+  // "cgroup v1 (memory, cpu, cpuacct, pids, freezer)" or "no cgroups: <reason>".
   std::string describe() const;
 
   // Creates (or reuses) the lab's groups and writes r's limits (0 = no
@@ -50,6 +51,17 @@ class CgroupManager {
   // ("memory", "pids", ...), e.g. for tests; kNotFound if absent.
   Result<std::string> readControl(const std::string& name, const std::string& controller,
                                   const std::string& file) const;
+
+  // What the lab's group has used: CPU time since the group was made (v1
+  // cpuacct.usage, v2 cpu.stat usage_usec) and memory in use now (v1
+  // memory.usage_in_bytes, v2 memory.current); -1 for what cannot be read
+  // (no such controller, or a group made before cpuacct was joined).
+  // kNotFound if the lab has no group.
+  struct Usage {
+    int64_t cpuNanos = -1;
+    int64_t memoryBytes = -1;
+  };
+  Result<Usage> usage(const std::string& name) const;
 
  private:
   std::string dirFor(const std::string& controller, const std::string& name) const;

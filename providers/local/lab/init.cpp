@@ -13,7 +13,9 @@
 //    readiness port accepts connections inside the lab (so ready means the
 //    service answers, not only our proxy), and "failed <why>" before giving
 //    up; touches the status file (its mtime) at most every 10 s while
-//    traffic flows, for idle culling;
+//    traffic flows or any proxied connection is open (an idle SSH session
+//    kept open is a trainee at work), and when the last one closes, for
+//    idle culling;
 //  - keeps the run.lock descriptor open: the lab counts as running exactly
 //    as long as bwrap or init lives.
 #include <arpa/inet.h>
@@ -109,6 +111,7 @@ class Proxy {
     ::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
   }
   bool isListener(int fd) const { return listeners_.count(fd) > 0; }
+  bool hasConnections() const { return !byFd_.empty(); }
   bool owns(int fd) const { return byFd_.count(fd) > 0; }
 
   void accept(int lfd) {
@@ -240,16 +243,21 @@ class Proxy {
     // Erasing may destroy c: take the fds first.
     byFd_.erase(fds[0]);
     byFd_.erase(fds[1]);
+    // The idle time of a lab starts when its last session ends, not at the
+    // last touch up to 10 s before.
+    if (byFd_.empty()) noteActivity(true);
   }
 
-  void noteActivity() {
+ public:
+  void noteActivity(bool force = false) {
     int64_t now = nowMs();
-    if (activityFd_ >= 0 && now - lastActivity_ >= 10000) {
+    if (activityFd_ >= 0 && (force || now - lastActivity_ >= 10000)) {
       lastActivity_ = now;
       ::futimens(activityFd_, nullptr);
     }
   }
 
+ private:
   int ep_;
   int activityFd_;
   int64_t lastActivity_ = -1000000;
@@ -415,6 +423,9 @@ int initMain(const std::vector<std::string>& args) {
         proxy.handle(fd, events[i].events);
       }
     }
+    // An open connection is activity even when no byte flows (at most one
+    // touch per 10 s; the loop wakes at least once a second).
+    if (proxy.hasConnections()) proxy.noteActivity();
     now = nowMs();
     for (auto& s : services) {
       if (s.pid == 0 && now >= s.restartAtMs) {
