@@ -2,8 +2,7 @@
 // (libcurl stays inside providers/).
 #include "remote.h"
 
-// TODO(serve): "http/http_client.h" once cli/ links darasa_http (requested of the lead).
-#include "../providers/http/http_client.h"
+#include "http/http_client.h"
 
 namespace darasa::cli {
 using nlohmann::json;

@@ -293,5 +293,14 @@ TEST(DaemonConfig, ReloadDiffSaysWhatNeedsARestart) {
   EXPECT_TRUE(diffDaemonConfig(a, a).needRestart.empty());
 }
 
+TEST(DaemonConfig, TheExampleLoadsWithoutAProblem) {
+  std::string file = std::string(DARASA_SOURCE_DIR) + "/examples/darasa.yaml";
+  auto l = loadDaemonConfig(file, builtins());
+  ASSERT_TRUE(l.ok()) << dump(l.diagnostics);
+  EXPECT_TRUE(l.diagnostics.empty()) << dump(l.diagnostics);
+  EXPECT_TRUE(l.config->listenLoopback);
+  EXPECT_EQ(l.config->providers.at("podman").at("host"), "unix:///run/podman/podman.sock");
+}
+
 }  // namespace
 }  // namespace darasa::templates
