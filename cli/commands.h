@@ -13,4 +13,6 @@ void addFileCommands(CLI::App& app, Context& ctx, int* rc);  // validate, render
 void addLabCommands(CLI::App& app, Context& ctx, int* rc);   // plan, up, down, status, creds, gc, providers
 void addUsageCommands(CLI::App& app, Context& ctx, int* rc);  // usage
 
+void addTokenCommands(CLI::App& app, Context& ctx, int* rc);  // token create|list|revoke
+
 }  // namespace darasa::cli
