@@ -1,8 +1,12 @@
 // One conformance suite for every provider, built-in or plugin: the provider
 // contract of DESIGN.md (provider.h) as tests a reconciler relies on.
+// Linked into darasa_providers_tests (every provider built here, the example
+// plugin, $DARASA_CONFORMANCE_PLUGIN) and into darasa-conformance
+// (tests/conformance/: one external plugin, `darasa-conformance --plugin PATH`).
 // Run only it:  darasa_providers_tests --gtest_filter='Providers/Conformance.*'
 // Against an external plugin:
-//   DARASA_CONFORMANCE_PLUGIN=/path/to/darasa-provider-foo
+//   darasa-conformance --plugin /path/to/darasa-provider-foo
+// or DARASA_CONFORMANCE_PLUGIN=/path/to/darasa-provider-foo
 //   darasa_providers_tests --gtest_filter='Providers/Conformance.*/plugin'
 // The docker target needs Podman's API at /run/podman/podman.sock
 // (scripts/podman-service.sh); without it the docker tests fail, they do not skip.
@@ -19,10 +23,15 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -35,15 +44,16 @@
 #if DARASA_CONFORMANCE_DOCKER
 #include "docker/docker_provider.h"
 #endif
+#if DARASA_CONFORMANCE_LIBVIRT
+#include "providers/libvirt_conformance.h"
+#endif
 
 namespace darasa::conformance {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-namespace {
-
-LabSpec baseSpec(const std::string& provider, const std::string& cohort, const std::string& trainee) {
+LabSpec conformanceBaseSpec(const std::string& provider, const std::string& cohort, const std::string& trainee) {
   LabSpec s;
   s.labId = cohort + "." + trainee;
   s.cohort = cohort;
@@ -66,20 +76,46 @@ LabSpec baseSpec(const std::string& provider, const std::string& cohort, const s
   return s;
 }
 
-ConformanceTarget execTarget(const std::string& name, const std::string& path) {
+ConformanceTarget pluginTarget(const std::string& name, const std::string& path, const std::string& specFile,
+                               const std::map<std::string, std::string>& options) {
   ConformanceTarget t;
   t.name = name;
-  if (::access(path.c_str(), X_OK) != 0) t.missing = path + " is not an executable plugin";
-  t.make = [name, path](const std::string& dir) {
-    return providers::exec::makeExecProvider(ProviderConfig{name, dir, {{"path", path}}});
+  if (::access(path.c_str(), X_OK) != 0)
+    t.missing = path + " is not an executable plugin (" + std::strerror(errno) + ")";
+  std::map<std::string, std::string> config = options;
+  config["path"] = path;
+  t.make = [name, config](const std::string& dir) {
+    return providers::exec::makeExecProvider(ProviderConfig{name, dir, config});
   };
   t.spec = [name](const std::string& cohort, const std::string& trainee) {
-    return baseSpec(name, cohort, trainee);
+    return conformanceBaseSpec(name, cohort, trainee);
+  };
+  if (specFile.empty()) return t;
+  std::ifstream in(specFile);
+  if (!in) {
+    t.missing = "cannot read the lab spec " + specFile;
+    return t;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto parsed = parseJsonAs<LabSpec>(text.str(), specFile.c_str());
+  if (!parsed) {
+    t.missing = parsed.status().toString();
+    return t;
+  }
+  LabSpec base = *parsed;
+  t.spec = [name, base](const std::string& cohort, const std::string& trainee) {
+    LabSpec s = base;
+    LabSpec ids = conformanceBaseSpec(name, cohort, trainee);
+    s.labId = ids.labId;
+    s.cohort = cohort;
+    s.trainee = trainee;
+    s.provider = name;
+    for (const auto& [k, v] : ids.labels) s.labels[k] = v;
+    return s;
   };
   return t;
 }
-
-}  // namespace
 
 std::vector<ConformanceTarget> conformanceTargets() {
   std::vector<ConformanceTarget> out;
@@ -98,7 +134,7 @@ std::vector<ConformanceTarget> conformanceTargets() {
                           {"uidCount", "100"}}});
     };
     t.spec = [](const std::string& cohort, const std::string& trainee) {
-      LabSpec s = baseSpec("local", cohort, trainee);
+      LabSpec s = conformanceBaseSpec("local", cohort, trainee);
       s.command = {"sh", "-c", "exec busybox httpd -f -p 127.0.0.1:8080 -h \"$HOME\""};
       return s;
     };
@@ -117,7 +153,7 @@ std::vector<ConformanceTarget> conformanceTargets() {
           ProviderConfig{"docker", "", {{"host", std::string("unix://") + kSocket}}});
     };
     t.spec = [](const std::string& cohort, const std::string& trainee) {
-      LabSpec s = baseSpec("docker", cohort, trainee);
+      LabSpec s = conformanceBaseSpec("docker", cohort, trainee);
       s.image = "localhost/darasa/busybox-lab:1";
       s.network = NetworkMode::kIsolated;
       s.command = {"/sbin/darasa-lab-init", "httpd", "-f", "-p", "8080", "-h", "/www"};
@@ -126,32 +162,60 @@ std::vector<ConformanceTarget> conformanceTargets() {
     out.push_back(t);
   }
 #endif
-  out.push_back(execTarget("procs", DARASA_SOURCE_DIR "/examples/plugins/procs/darasa-provider-procs"));
+#if DARASA_CONFORMANCE_LIBVIRT
+  out.push_back(libvirtConformanceTarget());
+#endif
+  out.push_back(pluginTarget("procs", DARASA_SOURCE_DIR "/examples/plugins/procs/darasa-provider-procs"));
   if (const char* p = std::getenv("DARASA_CONFORMANCE_PLUGIN"); p && *p) {
-    ConformanceTarget t = execTarget("plugin", p);
-    if (const char* specFile = std::getenv("DARASA_CONFORMANCE_SPEC"); specFile && *specFile) {
-      std::ifstream in(specFile);
-      std::stringstream text;
-      text << in.rdbuf();
-      auto parsed = parseJsonAs<LabSpec>(text.str(), "DARASA_CONFORMANCE_SPEC");
-      if (!parsed) {
-        t.missing = parsed.status().toString();
-      } else {
-        LabSpec base = *parsed;
-        t.spec = [base](const std::string& cohort, const std::string& trainee) {
-          LabSpec s = base;
-          LabSpec ids = baseSpec("plugin", cohort, trainee);
-          s.labId = ids.labId;
-          s.cohort = cohort;
-          s.trainee = trainee;
-          for (const auto& [k, v] : ids.labels) s.labels[k] = v;
-          return s;
-        };
-      }
-    }
-    out.push_back(t);
+    const char* specFile = std::getenv("DARASA_CONFORMANCE_SPEC");
+    out.push_back(pluginTarget("plugin", p, specFile ? specFile : ""));
   }
   return out;
+}
+
+namespace {
+
+std::optional<std::vector<ConformanceTarget>>& chosenTargets() {
+  static std::optional<std::vector<ConformanceTarget>> targets;
+  return targets;
+}
+
+// Evaluated by InitGoogleTest (gtest builds parameterised tests then), so a
+// main() may choose the targets before it.
+std::vector<ConformanceTarget> suiteTargets() { return chosenTargets() ? *chosenTargets() : conformanceTargets(); }
+
+}  // namespace
+
+void setSuiteTargets(std::vector<ConformanceTarget> targets) { chosenTargets() = std::move(targets); }
+
+std::string contractRule(const std::string& testName) {
+  static const std::map<std::string, std::string> kRules = {
+      {"InfoNamesTheProviderAndAllowsAtLeastOneCall",
+       "the handshake succeeds and info() names the provider as darasa calls it (handshake)"},
+      {"CreateIsIdempotentAndMakesOneLabelledResource",
+       "create is idempotent: a second create of the same labId returns the same lab (same resourceId) and makes "
+       "nothing new; list finds the lab by its darasa.* labels (create, list)"},
+      {"ALabBecomesReadyWithAnEndpointOnLoopback",
+       "a created lab becomes ready (probe answers {}), inspect says running, and its endpoint \"web\" is on "
+       "127.0.0.1 and accepts TCP connections (create, probe, inspect)"},
+      {"DestroyOfAMissingLabSucceedsAndInspectSaysNotFound",
+       "destroying a lab that does not exist succeeds; inspect of a missing or destroyed lab answers not-found; "
+       "a destroyed lab is no longer listed (destroy, inspect)"},
+      {"ListByLabelsSeesLabsAfterARestartOfTheProvider",
+       "list selects labs by every entry of selector.equals (empty: all), also after the plugin process was "
+       "restarted: what a plugin knows must be recoverable from the engine or stateDir (list, Lifetime)"},
+      {"StopAndStartKeepTheLabWhereSupported",
+       "with capabilities.stopStart: stop keeps the lab (inspect: stopped), start resumes it, both are "
+       "idempotent and answer not-found for a missing lab (start, stop)"},
+      {"CallsReturnByTheirDeadline",
+       "a call whose deadline has passed returns at once (timeout, or an answer), and the plugin keeps serving "
+       "calls afterwards (Deadlines)"},
+      {"ErrorsSayWhetherARetryCanHelp",
+       "a spec the plugin cannot run is invalid in validate and create, an invalid create leaves nothing "
+       "behind, and inspect of a missing lab is not-found (Error codes, validate, create)"},
+  };
+  auto it = kRules.find(testName);
+  return it == kRules.end() ? "" : it->second;
 }
 
 // Readable test names in failure lines instead of a byte dump.
@@ -393,8 +457,14 @@ TEST_P(Conformance, ErrorsSayWhetherARetryCanHelp) {
   EXPECT_TRUE(provider_->validate(spec("frank")).isOk());
 }
 
-INSTANTIATE_TEST_SUITE_P(Providers, Conformance, ::testing::ValuesIn(conformanceTargets()),
-                         [](const ::testing::TestParamInfo<ConformanceTarget>& i) { return i.param.name; });
+// gtest names may hold letters, digits and '_' only: "my-cloud" runs as my_cloud.
+INSTANTIATE_TEST_SUITE_P(Providers, Conformance, ::testing::ValuesIn(suiteTargets()),
+                         [](const ::testing::TestParamInfo<ConformanceTarget>& i) {
+                           std::string n = i.param.name;
+                           for (char& c : n)
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           return n;
+                         });
 
 }  // namespace
 }  // namespace darasa::conformance
