@@ -556,6 +556,7 @@ class DockerProvider final : public Provider {
     lab.state = mapContainerState(status, exitCode, oom);
     lab.detail = detailFor(status, exitCode, strField(state, "Error"));
     if (oom) lab.detail += " (killed for using more memory than its cap)";
+    if (neverStarted(status)) markHalfMade(lab);
     if (lab.state == ObservedState::kFailed && !oom && (status == "exited" || status == "stopped") &&
         stoppedByUs(lab.resourceId, state, deadline)) {
       lab.state = ObservedState::kStopped;
@@ -591,7 +592,8 @@ class DockerProvider final : public Provider {
       std::from_chars(human.data() + open + 1, human.data() + human.size(), exitCode);
     lab.state = mapContainerState(status, exitCode);
     lab.detail = detailFor(status, exitCode, "");
-    if (lab.state == ObservedState::kFailed) {
+    if (neverStarted(status)) markHalfMade(lab);
+    if (lab.state == ObservedState::kFailed && !neverStarted(status)) {
       // Failed or stopped by us? Only a full inspection can tell.
       auto j = inspectContainer(lab.resourceId, deadline);
       if (j) return observeInspected(*j, deadline);
@@ -609,6 +611,17 @@ class DockerProvider final : public Provider {
     }
     lab.endpoints = endpointsFrom(lab.labels, published);
     return lab;
+  }
+
+  // create() starts every container it makes (and removes it when the start
+  // fails), so a darasa container that was never started is what a create
+  // left when it was cut short — e.g. the engine stopped between making the
+  // container and uploading the trainee's credentials. Starting it would give
+  // a lab without them: report it failed, so that it is made again.
+  static bool neverStarted(const std::string& status) { return status == "created" || status == "configured"; }
+  static void markHalfMade(ObservedLab& lab) {
+    lab.state = ObservedState::kFailed;
+    lab.detail = "made but never started: a create that did not finish (its credentials may be missing)";
   }
 
   static std::string detailFor(const std::string& status, int exitCode, const std::string& error) {
@@ -801,13 +814,30 @@ class DockerProvider final : public Provider {
     return body;
   }
 
-  Result<ObservedLab> adoptByName(const std::string& name, const std::string& labId, const Deadline& deadline) {
+  // storageOnly: Podman said the name is held in its container storage.
+  Result<ObservedLab> adoptByName(const std::string& name, const std::string& labId, bool storageOnly,
+                                  const Deadline& deadline) {
     // Docker reserves the name before the racing create has registered its
     // container: for a moment the name is taken and inspect says 404.
     auto j = inspectContainer(name, deadline);
     for (int i = 0; i < 30 && !j && j.status().code() == Code::kNotFound && !deadline.expired(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       j = inspectContainer(name, deadline);
+    }
+    if (!j && j.status().code() == Code::kNotFound && storageOnly) {
+      // Seen with Podman 4.3 when its API service dies during a create: the
+      // storage container (which holds the name) exists, the container never
+      // got recorded, and no create can use the name again. Three seconds
+      // on, no create still in progress holds it: remove the leftover (a
+      // forced remove by name also removes storage-only containers) and let
+      // the caller try again.
+      auto rm = api_.send(Call("DELETE", "/containers/" + name, {{"force", "true"}, {"v", "true"}}), deadline);
+      if (rm && (rm->ok() || rm->status == 404)) {
+        logger()->warn("docker: removed {}, a half-made container left by an earlier create of lab {}", name,
+                       labId);
+        return unavailableError("the container name " + name + " was held by a half-made container (left by an "
+                                "engine that stopped during a create); removed it: try again");
+      }
     }
     if (!j && j.status().code() == Code::kNotFound)
       return unavailableError("the container name " + name + " is taken by a container that is still being made "
@@ -868,7 +898,11 @@ class DockerProvider final : public Provider {
         std::string msg = engineMessage(resp->body);
         bool aboutNetwork = msg.find("network") != std::string::npos;
         if (err.code() == Code::kNotFound && aboutNetwork && attempt == 0) continue;  // removed meanwhile
-        if (err.code() == Code::kConflict) return adoptByName(name, spec.labId, deadline);
+        if (err.code() == Code::kConflict) {
+          auto v = api_.knownVersion();
+          bool storageOnly = v && v->podman && msg.find("container storage") != std::string::npos;
+          return adoptByName(name, spec.labId, storageOnly, deadline);
+        }
         failed = err.code() == Code::kNotFound && !aboutNetwork ? missingImage(spec.image) : err;
         break;
       }

@@ -75,6 +75,15 @@
 // with `cat` through exec) — a published port can accept connections before
 // the service behind it is up. Without either, running is ready.
 //
+// A create cut short (the engine stopped between making the container and
+// starting it) leaves a container that was never started, maybe without the
+// trainee's credentials: it is observed as failed, so the reconciler removes
+// it and makes it again. Podman 4.3 can also leave, when its API service dies
+// mid-create, a storage-only container that holds the name "darasa-<lab>"
+// without being a container of its own (inspect: 404, create: "name already
+// in use"); create() removes it after waiting 3 s for a racing create, and
+// asks to be retried (kUnavailable).
+//
 // stop() keeps the container; start() resumes it. After start() Docker may
 // publish on new host ports: inspect() again for the endpoints. A container
 // that exited counts as stopped when its code is 0 or that of a stop signal
