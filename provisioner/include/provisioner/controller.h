@@ -45,7 +45,9 @@ struct ControllerOptions {
   // consecutive failure up to maxFailureBackoff.
   std::chrono::milliseconds failureBackoff{std::chrono::seconds(30)};
   std::chrono::milliseconds maxFailureBackoff{std::chrono::minutes(15)};
-  // Optional: reconcile durations, queue depth, events (not owned).
+  // Optional: reconcile durations, queue depth, events (not owned). Every
+  // reconcile event goes to `events` and to `metrics` (a Metrics is an
+  // EventSink): do not put the metrics into `events` as well.
   Metrics* metrics = nullptr;
   EventSink* events = nullptr;
 };
@@ -114,7 +116,8 @@ class Controller {
   // Destroys every lab of the cohort, then deletes the cohort from the store.
   Status deleteCohort(const std::string& cohort);
 
-  // When the next lab is due (nullopt: queue empty).
+  // When the next lab is due (nullopt: queue empty). Before the first tick:
+  // now (every lab is due then).
   std::optional<Clock::TimePoint> nextDue() const;
   // Blocks (real time) until a lab is due by the clock, wake() is called, or
   // stop(); at most maxWait. Returns false once stop() was called.
