@@ -436,6 +436,33 @@ class ExecProvider final : public Provider {
     }
   }
 
+  // Optional (protocol 1 without a version change): sent only to a plugin
+  // whose handshake lists capabilities.activity; a lab of any other plugin
+  // has unknown activity and is never culled as idle.
+  Result<LabActivity> activity(const std::string& labId, const Deadline& deadline) override {
+    {
+      std::lock_guard lock(mu_);
+      if (!handshaken_) (void)ensureStarted(Deadline::after(handshakeTimeout_));
+      if (handshaken_ && !activityCapable_)
+        return notSupportedError("provider " + config_.name + " (plugin) does not report lab activity");
+    }
+    auto r = call("activity", {{"labId", labId}}, deadline);
+    if (!r) return r.status();
+    try {
+      LabActivity a;
+      const json& j = *r;
+      if (j.contains("lastActive") && !j["lastActive"].is_null())
+        a.lastActive = std::chrono::system_clock::from_time_t(static_cast<std::time_t>(j["lastActive"].get<int64_t>()));
+      a.openConnections = j.value("openConnections", -1);
+      a.cpuMillis = j.value("cpuMillis", int64_t{-1});
+      a.memoryBytes = j.value("memoryBytes", int64_t{-1});
+      a.source = j.value("source", std::string("plugin ") + config_.name);
+      return a;
+    } catch (const std::exception& e) {
+      return protocolError("activity", std::string("malformed result: ") + e.what());
+    }
+  }
+
  private:
   std::string label() const { return "plugin " + config_.name + " (" + path_ + ")"; }
 
@@ -592,6 +619,9 @@ class ExecProvider final : public Provider {
       info.capabilities.stopStart = c.value("stopStart", false);
       info.capabilities.exec = c.value("exec", false);
       info.capabilities.reset = c.value("reset", false);
+      activityCapable_ = c.value("activity", false);
+    } else {
+      activityCapable_ = false;
     }
     // One call in flight per plugin process: more parallelism would only queue.
     info.maxParallel = 1;
@@ -618,6 +648,7 @@ class ExecProvider final : public Provider {
   mutable std::mutex mu_;
   mutable std::unique_ptr<PluginProcess> proc_;
   mutable bool handshaken_ = false;
+  mutable bool activityCapable_ = false;  // handshake capabilities.activity
   mutable ProviderInfo info_;
   mutable int64_t nextId_ = 1;
   std::atomic<bool> stopping_{false};
