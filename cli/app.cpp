@@ -55,6 +55,7 @@ int run(int argc, char** argv) {
   addLabCommands(app, ctx, &rc);
   addTokenCommands(app, ctx, &rc);
   addUsageCommands(app, ctx, &rc);
+  addScheduleCommands(app, ctx, &rc);
 
   try {
     app.parse(argc, argv);

@@ -15,6 +15,7 @@
 #include "provisioner/state_lock.h"
 #include "remote.h"
 #include "templates/templates.h"
+#include "url_fetch.h"
 
 namespace darasa::cli {
 namespace {
@@ -49,6 +50,12 @@ Result<templates::Bundle> load(Context& ctx, const std::vector<std::string>& fil
   auto stored = storedTemplates(ctx);
   if (!stored) return stored.status();
   options.storedTemplates = std::move(stored.value());
+  // `schedule: {ical: https://...}`: fetched once here, kept in the cohort.
+  options.fetchUrl = [max = options.maxFileBytes](const std::string& url) {
+    UrlFetchOptions fetch;
+    fetch.maxBytes = max;
+    return fetchUrl(url, fetch);
+  };
   return templates::loadFiles(files, options);
 }
 

@@ -12,6 +12,7 @@ class Context;
 void addFileCommands(CLI::App& app, Context& ctx, int* rc);  // validate, render, apply
 void addLabCommands(CLI::App& app, Context& ctx, int* rc);   // plan, up, down, status, creds, gc, providers
 void addUsageCommands(CLI::App& app, Context& ctx, int* rc);  // usage
+void addScheduleCommands(CLI::App& app, Context& ctx, int* rc);  // schedule
 
 void addTokenCommands(CLI::App& app, Context& ctx, int* rc);  // token create|list|revoke
 
