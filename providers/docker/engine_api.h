@@ -1,7 +1,8 @@
 // EngineApi: the Docker Engine API (as served by Docker or Podman) over
-// darasa's HttpClient: negotiates the API version once (GET /version, at most
-// the version we were written for), prefixes paths with it, decodes JSON and
-// turns error answers into Status (docker_support.h: engineError).
+// darasa's HttpClient: negotiates the API version once (the API-Version
+// header of GET /_ping, else GET /version; at most the version we were
+// written for), prefixes paths with it, decodes JSON and turns error answers
+// into Status (docker_support.h: engineError).
 // Thread-safe.
 #pragma once
 
@@ -68,6 +69,10 @@ class EngineApi {
   // One versioned call. Transport errors come back as they are; any HTTP
   // status is returned (callers decide which codes are fine).
   Result<http::HttpResponse> send(const Call& call, const Deadline& deadline);
+  // The same to Podman's own API (/v<Podman version>/libpod<path>), for
+  // what its Docker-compatible API does slowly. kNotSupported when the
+  // engine is not Podman.
+  Result<http::HttpResponse> sendLibpod(const Call& call, const Deadline& deadline);
 
   // send() + "2xx or one of okStatuses" else engineError(what) + JSON body
   // (null for an empty body). A body that is not JSON is kInternal.
@@ -77,6 +82,8 @@ class EngineApi {
   const http::Endpoint& endpoint() const { return client_.endpoint(); }
 
  private:
+  Result<http::HttpResponse> sendAt(const std::string& prefix, const Call& call, const Deadline& deadline);
+
   http::HttpClient client_;
   std::string maxApiVersion_;
   mutable std::mutex mu_;
