@@ -30,8 +30,8 @@ struct ApiContext {
   Metrics* metrics;
   ApiOptions options;
   std::atomic<bool> stopping{false};
-  // Applies validate labs with their provider: ProviderRegistry::get and
-  // LabService are not thread-safe, so the API runs one apply at a time.
+  // One apply at a time: applies are rare, and LabService (provider
+  // validation, then the store) is documented as one command at a time.
   std::mutex applyMu;
 };
 

@@ -95,6 +95,7 @@ json schemas() {
                           {"cohort", str()},
                           {"trainee", str()},
                           {"name", str()},
+                          {"email", str()},
                           {"state", str()},
                           {"endpoints", arrayOf(ref("Endpoint"))},
                           {"issued", boolean()},
@@ -120,17 +121,29 @@ json schemas() {
                                                  {"localEnd", str()}}))},
                        {"actions", arrayOf(obj({{"at", str()}, {"local", str()}, {"desired", str()}, {"reason", str()}}))}},
                       {"cohort", "sessions", "actions"});
+  json totals = obj({{"labSeconds", integer()},
+                     {"labHours", {{"type", "number"}}},
+                     {"stoppedSeconds", integer()},
+                     {"cpuHours", {{"type", "number"}}},
+                     {"memoryGibHours", {{"type", "number"}}}},
+                    {"labSeconds", "stoppedSeconds"});
+  s["UsageTotals"] = totals;
+  json byDay = {{"type", "object"}, {"additionalProperties", ref("UsageTotals")}};
   s["Usage"] = obj({{"cohort", str()},
-                    {"ledger", str()},
-                    {"note", str()},
+                    {"timezone", str()},
+                    {"from", time()},
+                    {"to", time()},
+                    {"total", ref("UsageTotals")},
+                    {"trainees", arrayOf(obj({{"trainee", str()}, {"total", ref("UsageTotals")}, {"days", byDay}},
+                                             {"trainee", "total"}))},
+                    {"days", byDay},
                     {"labs", arrayOf(obj({{"lab", str()},
                                           {"trainee", str()},
                                           {"state", str()},
-                                          {"desired", str()},
                                           {"readyAt", time()},
-                                          {"labSeconds", {{"type", "integer"}, {"nullable", true}}},
-                                          {"readyForSeconds", {{"type", "integer"}, {"nullable", true}}}}))}},
-                   {"cohort", "ledger", "labs"});
+                                          {"labSeconds", integer()}},
+                                         {"lab", "labSeconds"}))}},
+                   {"cohort", "total", "trainees", "labs"});
   s["Token"] = obj({{"id", str()},
                     {"role", {{"type", "string"}, {"enum", {"admin", "instructor", "trainee"}}}},
                     {"cohort", nullableStr()},

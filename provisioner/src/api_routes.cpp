@@ -21,6 +21,7 @@
 #include "provisioner/model_json.h"
 #include "provisioner/schedule.h"
 #include "provisioner/service.h"
+#include "provisioner/usage.h"
 
 namespace darasa {
 
@@ -130,6 +131,7 @@ json credentialsJson(const CredentialView& v) {
             {"cohort", v.cohort},
             {"trainee", v.trainee.id},
             {"name", v.trainee.name},
+            {"email", v.trainee.email},
             {"state", labPhaseName(v.phase)},
             {"endpoints", v.endpoints},
             {"issued", v.issued}};
@@ -412,32 +414,67 @@ ApiResponse cohortCredentials(Call& c) {
   return jsonResponse(200, out);
 }
 
+json totalsJson(const UsageTotals& t) {
+  return {{"labSeconds", t.labSeconds},
+          {"labHours", t.labHours()},
+          {"stoppedSeconds", t.stoppedSeconds},
+          {"cpuHours", t.cpuHours()},
+          {"memoryGibHours", t.memoryGibHours()}};
+}
+
+// What the usage ledger (the store's usage intervals) says about [from, to):
+// the same sums as `darasa usage -o json`, without prices.
 ApiResponse cohortUsage(Call& c) {
   const std::string& name = c.param("cohort");
   if (auto no = checkCohort(c, name, false)) return *no;
+  auto cohort = c.api.store.getCohort(name);
+  if (!cohort) return failure(cohort.status(), "cohort " + name);
+  CohortSpec spec;
+  try {
+    spec = json::parse(cohort->specJson).get<CohortSpec>();
+  } catch (const std::exception& e) {
+    return errorResponse(500, "internal", "the stored spec of cohort " + name + " does not read back: " + e.what());
+  }
+  const int64_t now = nowOf(c);
+  int64_t from = cohort->createdAt, to = now;
+  for (const char* key : {"from", "to"}) {
+    auto it = c.request.query.find(key);
+    if (it == c.request.query.end() || it->second.empty()) continue;
+    auto t = parseTimeInZone(it->second, spec.timezone);
+    if (!t) return errorResponse(400, "invalid", std::string(key) + ": " + t.status().message());
+    if (std::string_view(key) == "from") from = toUnixSeconds(t.value());
+    else to = std::min(now, toUnixSeconds(t.value()));
+  }
+  if (to < from) return errorResponse(400, "invalid", "the period is empty: to must be after from (and not in the future)");
+  auto intervals = c.api.store.listUsage(name, from, to);
+  if (!intervals) return statusResponse(intervals.status());
+  UsageReport report = computeUsage(intervals.value(), name, spec.timezone, from, to);
   auto labs = c.api.store.listLabs(name);
   if (!labs) return failure(labs.status(), "cohort " + name);
-  const int64_t now = nowOf(c);
-  // The journal records provider calls, not how long labs ran (a lab can die
-  // or be adopted without an operation), so no lab-seconds are made up from
-  // it: the usage ledger (issue 8) will meter them.
-  json out = json::array();
-  for (const auto& lab : labs.value()) {
-    json j = {{"lab", lab.labId},
-              {"trainee", lab.trainee},
-              {"state", labPhaseName(lab.phase)},
-              {"desired", desiredStateName(lab.desired)},
-              {"readyAt", timeJson(lab.readyAt)},
-              {"labSeconds", nullptr}};
-    j["readyForSeconds"] = lab.phase == LabPhase::kReady && lab.readyAt ? json(std::max<int64_t>(0, now - lab.readyAt))
-                                                                        : json(nullptr);
-    out.push_back(std::move(j));
+  for (const auto& lab : labs.value()) report.byTrainee[lab.trainee];  // everyone, zeros included
+  json trainees = json::array();
+  for (const auto& [id, totals] : report.byTrainee) {
+    json days = json::object();
+    for (const auto& [day, t] : report.byTraineeDay[id]) days[day] = totalsJson(t);
+    trainees.push_back({{"trainee", id}, {"total", totalsJson(totals)}, {"days", days}});
   }
+  json days = json::object();
+  for (const auto& [day, t] : report.byDay) days[day] = totalsJson(t);
+  json perLab = json::array();
+  for (const auto& lab : labs.value())
+    perLab.push_back({{"lab", lab.labId},
+                      {"trainee", lab.trainee},
+                      {"state", labPhaseName(lab.phase)},
+                      {"readyAt", timeJson(lab.readyAt)},
+                      {"labSeconds", report.byTrainee[lab.trainee].labSeconds}});
   return jsonResponse(200, {{"cohort", name},
-                            {"ledger", "not yet metered"},
-                            {"note", "lab-seconds are not recorded yet; readyForSeconds is the time since a ready "
-                                     "lab last became ready"},
-                            {"labs", out}});
+                            {"timezone", spec.timezone.empty() ? "UTC" : spec.timezone},
+                            {"from", timeJson(from)},
+                            {"to", timeJson(to)},
+                            {"total", totalsJson(report.total)},
+                            {"trainees", trainees},
+                            {"days", days},
+                            {"labs", perLab}});
 }
 
 // ---------------------------------------------------------------- labs
@@ -649,9 +686,13 @@ const std::vector<RouteDef>& routes() {
        "Every trainee's credentials (each read audited). Admin, instructor of the cohort.", "credentials",
        cohortCredentials, {}, nullptr, nullptr, 200, "CredentialsList", {403, 404}},
       {"GET", "/api/v1/cohorts/{cohort}/usage", true, "cohortUsage",
-       "Per lab: state and ready time; lab-seconds are not metered yet (\"ledger\": \"not yet metered\"). Admin, "
+       "Lab-seconds, stopped seconds, CPU-hours and memory-GiB-hours from the usage ledger over [from, to) (default: "
+       "since the cohort was applied), per trainee, per local day and per lab, as `darasa usage -o json`. Admin, "
        "instructor of the cohort.",
-       "cohorts", cohortUsage, {}, nullptr, nullptr, 200, "Usage", {403, 404}},
+       "cohorts", cohortUsage,
+       {{"from", "string", "RFC 3339, or a local date-time in the cohort's zone"},
+        {"to", "string", "RFC 3339, or a local date-time in the cohort's zone (at most now)"}},
+       nullptr, nullptr, 200, "Usage", {400, 403, 404}},
       {"GET", "/api/v1/labs", true, "listLabs",
        "The labs the caller may see: admin all, instructor its cohort's, trainee its own.", "labs", listLabs, {},
        nullptr, nullptr, 200, "LabList", {}},

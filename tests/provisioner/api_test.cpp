@@ -1,7 +1,7 @@
 // The API's behaviour through Api::handle over a real store: applies through
 // a stand-in parser (located errors), lab and cohort actions reaching the
 // controller, the body limit, 404/405, the OpenAPI document checked against
-// the router both ways, schedules, tokens, usage, shutdown.
+// the router both ways, schedules, tokens, usage from the ledger, shutdown.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -392,12 +392,33 @@ TEST_F(ApiTest, TheScheduleShowsSessionsAndActionsInUtcAndTheCohortsZone) {
   EXPECT_THAT(json(r)["error"]["message"].get<std::string>(), HasSubstr("from"));
 }
 
-TEST_F(ApiTest, UsageSaysItIsNotMeteredYet) {
-  auto j = json(call("GET", "/api/v1/cohorts/demo/usage", "instructor-demo"));
-  EXPECT_EQ(j["ledger"], "not yet metered");
+TEST_F(ApiTest, UsageComesFromTheLedger) {
+  // The fixture's labs became ready at 06:00:00; the clock is at 06:01:01.
+  clock_.advance(std::chrono::hours(1));
+  ASSERT_TRUE(store_->recordObserved("demo.bob", LabPhase::kStopped, "res-demo.bob", "[]", 1).isOk());
+  clock_.advance(std::chrono::minutes(30));
+  auto r = call("GET", "/api/v1/cohorts/demo/usage", "instructor-demo");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = json(r);
+  EXPECT_EQ(j["timezone"], "Africa/Nairobi");
+  EXPECT_EQ(j["to"], "2026-01-12T07:31:01Z");
   ASSERT_EQ(j["labs"].size(), 2u);
-  EXPECT_EQ(j["labs"][0]["labSeconds"], nullptr);
-  EXPECT_EQ(j["labs"][0]["readyForSeconds"], 61);
+  EXPECT_EQ(j["labs"][0]["lab"], "demo.alice");
+  EXPECT_EQ(j["labs"][0]["labSeconds"], 61 + 3600 + 1800);
+  EXPECT_EQ(j["labs"][1]["labSeconds"], 61 + 3600);
+  EXPECT_EQ(j["total"]["labSeconds"], 2 * 61 + 2 * 3600 + 1800);
+  EXPECT_EQ(j["trainees"][1]["trainee"], "bob");
+  EXPECT_EQ(j["trainees"][1]["total"]["stoppedSeconds"], 1800);
+  EXPECT_EQ(j["days"]["2026-01-12"]["labSeconds"], j["total"]["labSeconds"]);
+  // A window, in the cohort's local time (06:30Z-07:00Z).
+  j = json(call("GET", "/api/v1/cohorts/demo/usage", "admin", "", {{"from", "2026-01-12T09:30"}, {"to", "2026-01-12T10:00"}}));
+  EXPECT_EQ(j["labs"][0]["labSeconds"], 1800);
+  EXPECT_EQ(j["labs"][1]["labSeconds"], 1800);
+  EXPECT_EQ(call("GET", "/api/v1/cohorts/demo/usage", "admin", "", {{"from", "2026-01-12T10:00"}, {"to", "2026-01-12T09:00"}})
+                .status,
+            400);
+  // The other cohort's labs ran too, but are not in this answer.
+  EXPECT_EQ(json(call("GET", "/api/v1/cohorts/other/usage", "admin"))["total"]["labSeconds"], 61 + 3600 + 1800);
 }
 
 TEST_F(ApiTest, HealthReadinessAndMetrics) {
