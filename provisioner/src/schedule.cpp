@@ -281,6 +281,15 @@ Result<std::vector<SessionOccurrence>> expandIcal(const CohortSpec& cohort, cons
     for (icalproperty* err = icalcomponent_get_first_property(ev, ICAL_XLICERROR_PROPERTY); err;
          err = icalcomponent_get_next_property(ev, ICAL_XLICERROR_PROPERTY))
       return invalidError(label + ": " + icalproperty_get_xlicerror(err));
+    // An instance moved or cancelled by its own VEVENT (same UID, RECURRENCE-ID)
+    // takes the place of the series' occurrence at that instant.
+    std::optional<EventRef> replaces;
+    if (icalproperty* rid = icalcomponent_get_first_property(ev, ICAL_RECURRENCEID_PROPERTY)) {
+      auto t = icsTime(rid, icalproperty_get_recurrenceid(rid), zone, label + ": RECURRENCE-ID");
+      if (!t) return t.status();
+      replaces = EventRef{uidC ? uidC : "", t->sys()};
+      overridden.insert(*replaces);
+    }
     if (icalcomponent_get_status(ev) == ICAL_STATUS_CANCELLED) continue;
 
     icalproperty* startP = icalcomponent_get_first_property(ev, ICAL_DTSTART_PROPERTY);
@@ -352,13 +361,6 @@ Result<std::vector<SessionOccurrence>> expandIcal(const CohortSpec& cohort, cons
         skipInstants.insert(t->sys());
     }
 
-    std::optional<EventRef> replaces;
-    if (icalproperty* rid = icalcomponent_get_first_property(ev, ICAL_RECURRENCEID_PROPERTY)) {
-      auto t = icsTime(rid, icalproperty_get_recurrenceid(rid), zone, label + ": RECURRENCE-ID");
-      if (!t) return t.status();
-      replaces = EventRef{uidC ? uidC : "", t->sys()};
-    }
-
     for (LocalSeconds l : starts) {
       IcsTime occ = *start;
       occ.local = l;
@@ -374,9 +376,7 @@ Result<std::vector<SessionOccurrence>> expandIcal(const CohortSpec& cohort, cons
       o.summary = summary;
       o.localStart = formatLocal(sysToLocal(zone, s));
       o.localEnd = formatLocal(sysToLocal(zone, e));
-      if (replaces) {
-        overridden.insert(*replaces);
-      } else if (uidC) {
+      if (!replaces && uidC) {
         masterOccurrences.push_back({EventRef{uidC, s}, out.size()});
       }
       out.push_back(std::move(o));
