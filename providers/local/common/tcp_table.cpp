@@ -26,9 +26,8 @@ bool parseHex(const std::string& s, unsigned long* out) {
 
 }  // namespace
 
-std::map<int, int> establishedOnLoopbackPorts(const std::string& procNetTcp, const std::set<int>& ports) {
+std::map<int, int> establishedOnLoopback(const std::string& procNetTcp) {
   std::map<int, int> out;
-  if (ports.empty()) return out;
   // The table prints the address as the 32-bit value it holds in network
   // order, read as a host integer: 127.0.0.1 is 0100007F on little-endian.
   const unsigned long loopback = htonl(INADDR_LOOPBACK);
@@ -44,17 +43,16 @@ std::map<int, int> establishedOnLoopbackPorts(const std::string& procNetTcp, con
     if (colon == std::string::npos) continue;
     unsigned long addr = 0, port = 0;
     if (!parseHex(local.substr(0, colon), &addr) || !parseHex(local.substr(colon + 1), &port)) continue;
-    if (addr != loopback || !ports.count(static_cast<int>(port))) continue;
+    if (addr != loopback) continue;
     ++out[static_cast<int>(port)];
   }
   return out;
 }
 
-Result<std::map<int, int>> establishedOnLoopbackPorts(const std::set<int>& ports) {
-  if (ports.empty()) return std::map<int, int>{};
+Result<std::map<int, int>> readEstablishedOnLoopback() {
   auto text = readFile("/proc/self/net/tcp");
   if (!text) return text.status();
-  return establishedOnLoopbackPorts(*text, ports);
+  return establishedOnLoopback(*text);
 }
 
 }  // namespace darasa::providers::local

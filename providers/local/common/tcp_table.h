@@ -7,20 +7,22 @@
 #pragma once
 
 #include <map>
-#include <set>
 #include <string>
 
 #include "provisioner/status.h"
 
 namespace darasa::providers::local {
 
-// Per local port in `ports`: the established connections accepted on
-// 127.0.0.1:<port>, from the text of /proc/net/tcp. Ports without any are
-// absent. Lines that do not parse are skipped (the header, a truncated
-// last line).
-std::map<int, int> establishedOnLoopbackPorts(const std::string& procNetTcp, const std::set<int>& ports);
+// Per local port: the established connections whose local address is
+// 127.0.0.1:<port>, from the text of /proc/net/tcp (for a lab's listening
+// port: the connections accepted on it). Lines that do not parse are
+// skipped (the header, a truncated last line).
+std::map<int, int> establishedOnLoopback(const std::string& procNetTcp);
 
 // The same from this process's network namespace (/proc/self/net/tcp).
-Result<std::map<int, int>> establishedOnLoopbackPorts(const std::set<int>& ports);
+// Costs milliseconds on a big host whatever the namespace holds (the
+// kernel walks its whole connection hash table, twice per read): callers
+// share one answer between labs.
+Result<std::map<int, int>> readEstablishedOnLoopback();
 
 }  // namespace darasa::providers::local
