@@ -16,6 +16,10 @@ PACKAGES=(
   bubblewrap dropbear-bin openssh-client procps iproute2 busybox-static
   # the docker provider's engine in tests: Podman with runc (see ../shared/ENGINES.md)
   podman runc curl netavark aardvark-dns catatonit
+  # the libvirt provider: QEMU + libvirt (VMs under TCG where there is no
+  # KVM), qemu-img for overlays, genisoimage for NoCloud seeds, cpio for the
+  # example guest's initramfs (see ../shared/ENGINES.md)
+  qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients libvirt-dev genisoimage cpio
 )
 
 missing=()

@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/podman-service.sh
 bash examples/images/build-busybox-lab.sh
+# The libvirt provider's VM tests: libvirtd, and the minimal guest they boot.
+bash scripts/libvirt-service.sh
+bash examples/images/build-vm-guest.sh
 bash scripts/build.sh
 build="${DARASA_BUILD_DIR:-build}"
 # The engine was started above: container tests must fail, not skip, without it.

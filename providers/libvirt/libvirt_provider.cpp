@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -93,9 +94,12 @@ Result<int64_t> intOption(const std::string& key, const std::string& value, int6
 
 std::string formatBytes(int64_t b) {
   if (b >= (1LL << 30) && b % (1LL << 30) == 0) return std::to_string(b >> 30) + "Gi";
-  if (b >= (1LL << 20) && b % (1LL << 20) == 0) return std::to_string(b >> 20) + "Mi";
-  if (b >= (1LL << 20)) return std::to_string(b >> 20) + "Mi (rounded down)";
-  return std::to_string(b) + " bytes";
+  if (b >= (1LL << 20) && b % (1LL << 20) == 0 && b < (16LL << 30)) return std::to_string(b >> 20) + "Mi";
+  char buf[32];
+  if (b >= (1LL << 30)) std::snprintf(buf, sizeof buf, "%.1fGi", static_cast<double>(b) / (1LL << 30));
+  else if (b >= (1LL << 20)) std::snprintf(buf, sizeof buf, "%.1fMi", static_cast<double>(b) / (1LL << 20));
+  else std::snprintf(buf, sizeof buf, "%lld bytes", static_cast<long long>(b));
+  return buf;
 }
 
 // --- libvirt handles ---------------------------------------------------------
@@ -156,6 +160,13 @@ ObservedState observedStateOf(int state, int reason, std::string* detail) {
     case VIR_DOMAIN_RUNNING:
     case VIR_DOMAIN_BLOCKED: return ObservedState::kRunning;
     case VIR_DOMAIN_PAUSED:
+      // libvirt starts QEMU paused and resumes it once set up: seen from
+      // another process (a darasa killed mid-create), the lab is starting.
+      if (reason == VIR_DOMAIN_PAUSED_STARTING_UP) {
+        *detail = "starting";
+        return ObservedState::kCreating;
+      }
+      return ObservedState::kStopped;
     case VIR_DOMAIN_PMSUSPENDED: return ObservedState::kStopped;
     case VIR_DOMAIN_SHUTDOWN: return ObservedState::kUnknown;
     case VIR_DOMAIN_SHUTOFF:
@@ -378,7 +389,16 @@ class LibvirtProvider final : public Provider {
     if (virDomainGetState(d, &state, &reason, 0) < 0) return lastError("state of lab " + labId);
     if (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED) return Status::ok();
     if (state == VIR_DOMAIN_PAUSED) {
-      if (virDomainResume(d) < 0) return lastError("resume lab " + labId);
+      if (reason == VIR_DOMAIN_PAUSED_STARTING_UP) return Status::ok();  // libvirt resumes it itself
+      if (virDomainResume(d) < 0) {
+        // Resumed meanwhile (e.g. it was starting up): that is what we want.
+        if (lastErrorCode() == VIR_ERR_OPERATION_INVALID && virDomainGetState(d, &state, &reason, 0) == 0 &&
+            state == VIR_DOMAIN_RUNNING) {
+          virResetLastError();
+          return Status::ok();
+        }
+        return lastError("resume lab " + labId);
+      }
       return Status::ok();
     }
     if (state == VIR_DOMAIN_SHUTDOWN) {
@@ -417,25 +437,24 @@ class LibvirtProvider final : public Provider {
     auto lock = labLock(labId);
     std::lock_guard<std::mutex> guard(*lock);
     std::string filesDir = defaultFilesDir(labId);
-    Domain d(virDomainLookupByName(conn->get(), domainNameFor(labId).c_str()));
-    if (!d) {
-      if (lastErrorCode() != VIR_ERR_NO_DOMAIN) return connectionFailed(lastError("look up lab " + labId));
-      virResetLastError();
-    } else {
-      auto meta = metadataOf(d.get());
-      if (!meta || meta->labels.at(kLabelLab) != labId)
+    auto found = lookupLab(*conn, labId);
+    if (!found) return found.status();
+    if (*found) {
+      Found& f = **found;
+      if (!f.meta)
         return conflictError("the domain " + domainNameFor(labId) + " was not made by darasa for lab " + labId +
                              ": darasa leaves it alone (rename or remove it)");
-      if (!meta->filesDir.empty()) filesDir = meta->filesDir;
+      virDomainPtr d = f.dom.get();
+      filesDir = f.meta->filesDir;
       int state = 0, reason = 0;
-      if (virDomainGetState(d.get(), &state, &reason, 0) == 0 && state != VIR_DOMAIN_SHUTOFF) {
-        if (virDomainDestroy(d.get()) < 0 && lastErrorCode() != VIR_ERR_OPERATION_INVALID)
+      if (virDomainGetState(d, &state, &reason, 0) == 0 && state != VIR_DOMAIN_SHUTOFF) {
+        if (virDomainDestroy(d) < 0 && lastErrorCode() != VIR_ERR_OPERATION_INVALID)
           return lastError("power off lab " + labId);
         virResetLastError();
       }
       unsigned flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
                        VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA;
-      if (virDomainUndefineFlags(d.get(), flags) < 0 && lastErrorCode() != VIR_ERR_NO_DOMAIN)
+      if (virDomainUndefineFlags(d, flags) < 0 && lastErrorCode() != VIR_ERR_NO_DOMAIN)
         return lastError("remove the domain of lab " + labId);
       virResetLastError();
       logger()->info("libvirt: removed the domain of lab {}", labId);
@@ -646,21 +665,46 @@ class LibvirtProvider final : public Provider {
     return parseMetadata(text);
   }
 
+  // A lab's domain: the one named after it, or (renamed by hand, made by an
+  // older darasa) any domain whose darasa metadata names the lab. meta is
+  // nullopt for a domain with the lab's name that darasa did not make.
+  struct Found {
+    Domain dom;
+    std::optional<LabMetadata> meta;
+  };
+  Result<std::optional<Found>> lookupLab(const Conn& conn, const std::string& labId) {
+    auto complete = [&](LabMetadata m) {
+      if (m.filesDir.empty()) m.filesDir = defaultFilesDir(labId);
+      return m;
+    };
+    Domain d(virDomainLookupByName(conn.get(), domainNameFor(labId).c_str()));
+    if (d) {
+      auto meta = metadataOf(d.get());
+      if (meta && meta->labels.at(kLabelLab) == labId) return std::optional<Found>(Found{std::move(d), complete(*meta)});
+      return std::optional<Found>(Found{std::move(d), std::nullopt});
+    }
+    if (lastErrorCode() != VIR_ERR_NO_DOMAIN) return connectionFailed(lastError("look up lab " + labId));
+    virResetLastError();
+    virDomainPtr* doms = nullptr;
+    int n = virConnectListAllDomains(conn.get(), &doms, 0);
+    if (n < 0) return connectionFailed(lastError("list domains"));
+    std::vector<Domain> all;
+    for (int i = 0; i < n; ++i) all.emplace_back(doms[i]);
+    free(doms);
+    for (auto& dom : all) {
+      auto meta = metadataOf(dom.get());
+      if (meta && meta->labels.at(kLabelLab) == labId) return std::optional<Found>(Found{std::move(dom), complete(*meta)});
+    }
+    return std::optional<Found>();
+  }
+
   // The lab's domain and metadata; kNotFound when there is no darasa domain for it.
   Result<std::pair<Domain, LabMetadata>> findLab(const Conn& conn, const std::string& labId) {
     if (!validLabId(labId)) return notFoundError("no VM for lab " + labId);
-    Domain d(virDomainLookupByName(conn.get(), domainNameFor(labId).c_str()));
-    if (!d) {
-      if (lastErrorCode() == VIR_ERR_NO_DOMAIN) {
-        virResetLastError();
-        return notFoundError("no VM for lab " + labId);
-      }
-      return connectionFailed(lastError("look up lab " + labId));
-    }
-    auto meta = metadataOf(d.get());
-    if (!meta || meta->labels.at(kLabelLab) != labId) return notFoundError("no VM for lab " + labId);
-    if (meta->filesDir.empty()) meta->filesDir = defaultFilesDir(labId);
-    return std::make_pair(std::move(d), std::move(*meta));
+    auto found = lookupLab(conn, labId);
+    if (!found) return found.status();
+    if (!*found || !(*found)->meta) return notFoundError("no VM for lab " + labId);
+    return std::make_pair(std::move((*found)->dom), std::move(*(*found)->meta));
   }
 
   Result<ObservedLab> observe(virDomainPtr d, const LabMetadata& meta, const Deadline& deadline) {
@@ -697,24 +741,20 @@ class LibvirtProvider final : public Provider {
   Result<ObservedLab> createLocked(const Conn& conn, const LabSpec& spec, const VmImage& image,
                                    const Deadline& deadline) {
     const std::string name = domainNameFor(spec.labId);
-    {
-      Domain existing(virDomainLookupByName(conn.get(), name.c_str()));
-      if (existing) {
-        auto meta = metadataOf(existing.get());
-        if (!meta || meta->labels.at(kLabelLab) != spec.labId)
-          return conflictError("a domain named " + name + " exists that darasa did not make for lab " + spec.labId +
-                               ": remove or rename it");
-        auto mineState = spec.labels.find(kLabelState);
-        auto theirState = meta->labels.find(kLabelState);
-        if (mineState != spec.labels.end() && theirState != meta->labels.end() &&
-            mineState->second != theirState->second)
-          return conflictError("lab " + spec.labId + " exists already, made by another darasa state (" +
-                               theirState->second + "): use another cohort name");
-        if (meta->filesDir.empty()) meta->filesDir = defaultFilesDir(spec.labId);
-        return observe(existing.get(), *meta, deadline);
-      }
-      if (lastErrorCode() != VIR_ERR_NO_DOMAIN) return connectionFailed(lastError("look up lab " + spec.labId));
-      virResetLastError();
+    auto found = lookupLab(conn, spec.labId);
+    if (!found) return found.status();
+    if (*found) {
+      Found& f = **found;
+      if (!f.meta)
+        return conflictError("a domain named " + name + " exists that darasa did not make for lab " + spec.labId +
+                             ": remove or rename it");
+      auto mineState = spec.labels.find(kLabelState);
+      auto theirState = f.meta->labels.find(kLabelState);
+      if (mineState != spec.labels.end() && theirState != f.meta->labels.end() &&
+          mineState->second != theirState->second)
+        return conflictError("lab " + spec.labId + " exists already, made by another darasa state (" +
+                             theirState->second + "): use another cohort name");
+      return observe(f.dom.get(), *f.meta, deadline);
     }
 
     const fs::path dir = defaultFilesDir(spec.labId);
