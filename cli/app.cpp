@@ -53,6 +53,7 @@ int run(int argc, char** argv) {
   });
   addFileCommands(app, ctx, &rc);
   addLabCommands(app, ctx, &rc);
+  addServeCommands(app, ctx, &rc);
   addTokenCommands(app, ctx, &rc);
   addUsageCommands(app, ctx, &rc);
   addScheduleCommands(app, ctx, &rc);

@@ -14,6 +14,7 @@ void addLabCommands(CLI::App& app, Context& ctx, int* rc);   // plan, up, down, 
 void addUsageCommands(CLI::App& app, Context& ctx, int* rc);  // usage
 void addScheduleCommands(CLI::App& app, Context& ctx, int* rc);  // schedule
 
+void addServeCommands(CLI::App& app, Context& ctx, int* rc);  // serve (the daemon)
 void addTokenCommands(CLI::App& app, Context& ctx, int* rc);  // token create|list|revoke
 
 }  // namespace darasa::cli

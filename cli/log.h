@@ -95,17 +95,4 @@ class LogEventSink final : public EventSink {
   std::string reconcile_;
 };
 
-// Passes every event to each sink in turn (e.g. the log and Metrics).
-class FanOutSink final : public EventSink {
- public:
-  explicit FanOutSink(std::vector<EventSink*> sinks) : sinks_(std::move(sinks)) {}
-  void onEvent(const Event& event) override {
-    for (auto* s : sinks_)
-      if (s) s->onEvent(event);
-  }
-
- private:
-  std::vector<EventSink*> sinks_;
-};
-
 }  // namespace darasa::cli
