@@ -337,6 +337,11 @@ class Daemon {
       next->listenLoopback = listenOverride_->loopback;
     }
     auto changes = templates::diffDaemonConfig(config_, *next);
+    // Said before the new level applies, so that a quieter level still
+    // shows what changed.
+    for (const auto& c : changes.live) log_.info("config change applied", {{"change", c}});
+    for (const auto& c : changes.needRestart)
+      log_.warn("config change needs a restart of darasa serve to take effect", {{"change", c}});
     if (next->logFile != config_.logFile) {
       if (auto s = log_.reopen(next->logFile); !s) log_.error("log file not changed", {{"error", s.message()}});
     } else if (next->logFile != "-") {
@@ -348,9 +353,6 @@ class Daemon {
     }
     tick_.store(next->tick);
     shutdownTimeout_.store(next->shutdownTimeout);
-    for (const auto& c : changes.live) log_.info("config change applied", {{"change", c}});
-    for (const auto& c : changes.needRestart)
-      log_.warn("config change needs a restart of darasa serve to take effect", {{"change", c}});
     // Keep what runs in config_ for the next diff, with the live parts new.
     config_.logFile = next->logFile;
     config_.logLevel = next->logLevel;

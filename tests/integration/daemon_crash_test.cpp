@@ -204,6 +204,50 @@ TEST_F(DaemonCrash, SigtermDuringWorkExitsCleanlyAndTheNextStartFinishes) {
   }
 }
 
+TEST_F(DaemonCrash, SighupReloadsWhatCanChangeLiveAndNamesWhatNeedsARestart) {
+  token_ = makeToken(state_.path(), {"--role", "admin"});
+  ASSERT_TRUE(daemon_.start());
+  ASSERT_EQ(daemon_.call(token_, "GET", "/api/v1/labs").first, 200);
+  std::string before = readFile(daemon_.logFile());
+  EXPECT_NE(before.find("\"msg\":\"request\""), std::string::npos) << "GETs are logged at debug";
+
+  // A broken config is not taken: the daemon keeps running with the old one.
+  std::string good = readFile(daemon_.configFile());
+  writeFile(daemon_.configFile(), good + "tick: often\n");
+  ::kill(daemon_.pid(), SIGHUP);
+  auto waitLog = [&](const std::string& text) {
+    for (int i = 0; i < 100 && readFile(daemon_.logFile()).find(text) == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return readFile(daemon_.logFile()).find(text) != std::string::npos;
+  };
+  EXPECT_TRUE(waitLog("config not reloaded")) << readFile(daemon_.logFile());
+  EXPECT_EQ(daemon_.call("", "GET", "/healthz").first, 200);
+
+  // Level and tick change live; a new listen address needs a restart.
+  std::string next = good;
+  next.replace(next.find("level: debug"), 12, "level: warn");
+  next.replace(next.find("tick: 1s"), 8, "tick: 2s");
+  next.replace(next.find("listen: 127.0.0.1:8440"), 22, "listen: 127.0.0.1:8441");
+  writeFile(daemon_.configFile(), next);
+  ::kill(daemon_.pid(), SIGHUP);
+  ASSERT_TRUE(waitLog("log.level debug -> warn")) << readFile(daemon_.logFile());
+  std::string log = readFile(daemon_.logFile());
+  EXPECT_NE(log.find("tick 1000ms -> 2000ms"), std::string::npos) << log;
+  // --listen given at start wins over the file, so the file's change is moot.
+  EXPECT_EQ(log.find("listen 127.0.0.1"), std::string::npos) << log;
+  size_t mark = log.size();
+  ASSERT_EQ(daemon_.call(token_, "GET", "/api/v1/labs").first, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::string after = readFile(daemon_.logFile()).substr(mark);
+  EXPECT_EQ(after.find("\"msg\":\"request\""), std::string::npos) << "debug lines stop at level warn: " << after;
+
+  next.replace(next.find("reconcile: {failureBackoff: 2s}"), 31, "reconcile: {failureBackoff: 3s}");
+  writeFile(daemon_.configFile(), next);
+  ::kill(daemon_.pid(), SIGHUP);
+  EXPECT_TRUE(waitLog("needs a restart")) << readFile(daemon_.logFile());
+  EXPECT_EQ(daemon_.stop(SIGTERM), 0);
+}
+
 TEST_F(DaemonCrash, ASecondDaemonOnTheSameStateRefusesNamingTheFirst) {
   token_ = makeToken(state_.path(), {"--role", "admin"});
   ASSERT_TRUE(daemon_.start());
