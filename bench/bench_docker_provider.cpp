@@ -21,8 +21,9 @@
 // podman CLI, one after the other: `podman network create` + `podman run -d`
 // (credentials as environment variables) + wait for the banner.
 //
-// Usage: bench_docker_provider [N] [rounds]   (default 20 3). Prints a table
-// and exits 0 (1 only when something could not run at all).
+// Usage: bench_docker_provider [N] [rounds] [parallel]   (default 20 3, and
+// the provider's own parallelism; parallel P passes --parallel P to darasa).
+// Prints a table and exits 0 (1 only when something could not run at all).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -271,6 +272,8 @@ struct DarasaTimes {
   double down = 0;
 };
 
+int gParallel = 0;  // 0: darasa's default
+
 DarasaTimes viaDarasa(int n, const std::string& run) {
   testing::TempDir home;
   std::map<std::string, std::string> env = {{"DARASA_HOME", home.path()}, {"DOCKER_HOST", engineHost()}};
@@ -289,10 +292,16 @@ DarasaTimes viaDarasa(int n, const std::string& run) {
   darasa({"apply", home / "cohort.yaml"});
   DarasaTimes t;
   auto t0 = Clock::now();
-  darasa({"-q", "up", cohort});
+  std::vector<std::string> extra;
+  if (gParallel > 0) extra = {"--parallel", std::to_string(gParallel)};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  darasa(with({"-q", "up", cohort}));
   t.up = since(t0);
   auto t1 = Clock::now();
-  darasa({"-q", "down", cohort});
+  darasa(with({"-q", "down", cohort}));
   t.down = since(t1);
   return t;
 }
@@ -347,7 +356,9 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   int n = argc > 1 ? std::atoi(argv[1]) : 20;
   int rounds = argc > 2 ? std::atoi(argv[2]) : 3;
-  if (n < 1 || n > 200 || rounds < 1) die("usage: bench_docker_provider [N (1..200)] [rounds]");
+  gParallel = argc > 3 ? std::atoi(argv[3]) : 0;
+  if (n < 1 || n > 200 || rounds < 1 || gParallel < 0)
+    die("usage: bench_docker_provider [N (1..200)] [rounds] [parallel]");
   auto ep = http::Endpoint::parse(engineHost());
   if (!ep) die(ep.status().toString());
   Engine engine(*ep);
@@ -364,9 +375,9 @@ int main(int argc, char** argv) {
               version.value("Version", "?").c_str(), version.value("ApiVersion", "?").c_str(), engineHost().c_str(),
               kImage, std::thread::hardware_concurrency(),
               testing::readFile("/proc/loadavg").substr(0, 14).c_str());
-  std::printf("N = %d labs, %d round(s); darasa = `darasa up`/`down` (process wall time), direct = the same API "
-              "calls, all N at once\n\n",
-              n, rounds);
+  std::printf("N = %d labs, %d round(s); darasa = `darasa up`/`down` (process wall time, parallelism %s), direct = "
+              "the same API calls, all N at once\n\n",
+              n, rounds, gParallel > 0 ? std::to_string(gParallel).c_str() : "the provider's");
   std::printf("%5s  %9s %9s %6s  %9s  %9s %9s %6s\n", "round", "darasa up", "direct", "ratio", "(API only)",
               "down", "direct", "ratio");
   std::vector<double> upRatios, downRatios, dUp, xUp, dDown, xDown;

@@ -64,7 +64,9 @@ struct Options {
   Cidr subnetPool{(10u << 24) | (89u << 16), 16};
   bool internalNetworks = false;
   bool init = false;
-  int maxParallel = 4;
+  // Seen on 2 cores (bench_docker_provider, N = 20): 8 calls at once keep
+  // Podman busy while labs wait for readiness; 4 left it idle part of the time.
+  int maxParallel = 8;
 };
 
 const std::set<std::string>& knownOptions() {

@@ -27,7 +27,7 @@
 //   init            "true": the engine's init (catatonit, tini) is PID 1 and
 //                   passes signals on — for images whose command ignores a
 //                   stop's SIGTERM as PID 1 (each stop then waits stopTimeout).
-//   maxParallel     calls worth running at once (default 4).
+//   maxParallel     calls worth running at once (default 8).
 //
 // What a lab is: a container "darasa-<lab id>" carrying the labels darasa.lab,
 // darasa.cohort, darasa.trainee, darasa.generation, darasa.template-hash (plus

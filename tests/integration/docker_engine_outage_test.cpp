@@ -297,9 +297,9 @@ TEST_F(DockerEngineOutage, EngineStoppedBeforeUpFailsClearlyAndUpConvergesWhenIt
 
 TEST_F(DockerEngineOutage, EngineDiesDuringUpFailsClearlyRecordsNoFalseReadyAndUpConvergesWhenItIsBack) {
   std::string cohort = cohortName("during");
-  // Twice the provider's parallelism (4): when the first lab is ready, others
-  // are still being made or probed.
-  apply(cohort, 8);
+  // More labs than the provider makes at once (8): when the first lab is
+  // ready, others are still being made, probed or waiting for their turn.
+  apply(cohort, 12);
 
   std::string log = work_ / "up.log";
   int pid = spawnCommand({darasaBinary(), "up", cohort}, env(), log);
