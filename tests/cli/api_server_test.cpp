@@ -44,6 +44,15 @@ class ApiServerTest : public apitest::ApiFixture {
     serving_ = std::thread([this] { server_->run(); });
   }
 
+  // Generous timeouts: under valgrind or a loaded machine the first answer
+  // can take seconds (the server starts its worker threads first).
+  std::unique_ptr<httplib::Client> client() {
+    auto c = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    c->set_connection_timeout(30);
+    c->set_read_timeout(30);
+    return c;
+  }
+
   httplib::Headers bearer(const std::string& who) { return {{"Authorization", "Bearer " + tokens_.at(who)}}; }
 
   std::unique_ptr<ApiServer> server_;
@@ -54,7 +63,8 @@ class ApiServerTest : public apitest::ApiFixture {
 
 TEST_F(ApiServerTest, RequestsGoThroughTheApiAndBack) {
   start();
-  httplib::Client client("127.0.0.1", server_->port());
+  auto owned = client();
+  httplib::Client& client = *owned;
   auto health = client.Get("/healthz");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
@@ -98,7 +108,8 @@ TEST_F(ApiServerTest, OversizedBodiesGet413InTheApisShape) {
   ApiServerOptions options;
   options.maxBodyBytes = 1024;
   start(options);
-  httplib::Client client("127.0.0.1", server_->port());
+  auto owned = client();
+  httplib::Client& client = *owned;
   auto ok = client.Post("/api/v1/cohorts", bearer("admin"), apitest::applyBody("demo"), "application/json");
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200) << ok->body;
@@ -110,7 +121,8 @@ TEST_F(ApiServerTest, OversizedBodiesGet413InTheApisShape) {
 
 TEST_F(ApiServerTest, RequestsAreCountedAndLoggedByRoutePatternNeverByPathOrToken) {
   start();
-  httplib::Client client("127.0.0.1", server_->port());
+  auto owned = client();
+  httplib::Client& client = *owned;
   for (const std::string lab : {"demo.alice", "demo.bob"}) ASSERT_TRUE(client.Get("/api/v1/labs/" + lab, bearer("admin")));
   ASSERT_TRUE(client.Get("/api/v1/labs/demo.alice", bearer("carol")));
   ASSERT_TRUE(client.Get("/nowhere"));
@@ -138,6 +150,8 @@ TEST_F(ApiServerTest, ServesHttpsWithACertificateAndKey) {
   start({}, cert, key);
   EXPECT_TRUE(server_->tls());
   httplib::SSLClient client("127.0.0.1", server_->port());
+  client.set_connection_timeout(30);
+  client.set_read_timeout(30);
   client.set_ca_cert_path(cert.c_str());
   client.enable_server_certificate_verification(true);
   auto lab = client.Get("/api/v1/labs/demo.alice", bearer("alice"));
@@ -177,7 +191,7 @@ TEST_F(ApiServerTest, StopEndsRunWithClientsStillConnected) {
   start(options);
   std::vector<std::unique_ptr<httplib::Client>> clients;
   for (int i = 0; i < 4; ++i) {
-    clients.push_back(std::make_unique<httplib::Client>("127.0.0.1", server_->port()));
+    clients.push_back(client());
     clients.back()->set_keep_alive(true);
     ASSERT_EQ(clients.back()->Get("/healthz")->status, 200);  // connections left open
   }
