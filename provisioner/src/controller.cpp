@@ -1,5 +1,7 @@
 #include "provisioner/controller.h"
 
+#include "policy.h"
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
@@ -72,6 +74,8 @@ struct Controller::Impl {
   // --- tick thread only (under tickMu)
   std::map<std::string, CohortState> cohorts;
   Clock::TimePoint nextRefresh{};
+  policy::State policyState;                     // quotas, idle, admission (policy.h)
+  std::map<std::string, DesiredState> holds;     // this tick: labs waiting for capacity
 
   // --- shared with API threads (under mu)
   mutable std::mutex mu;
@@ -332,7 +336,8 @@ void Controller::Impl::reconcileCohort(const std::string& cohort, const std::vec
       // The whole cohort at once also destroys its orphans; a part of it
       // must leave the rest alone.
       if (!labs || selected.size() != labs->size()) o.trainees = trainees(selected);
-      auto r = run(o);
+      // Labs waiting in the admission queue stay as they are this time.
+      auto r = run(o, holds);
       if (!r) {
         report.errors.push_back("cohort " + cohort + ": " + r.status().toString());
         for (const auto* lab : selected) {
@@ -470,6 +475,20 @@ TickReport Controller::tick() {
   // 1. The schedules.
   m.applySchedules(t0, report);
 
+  // 1b. Quotas (lab-hours, budget), idle labs, the admission queue: stops
+  // with a recorded reason, and which labs may start on a full provider.
+  std::vector<policy::Result::Wake> wakes;
+  {
+    policy::Result pol = policy::apply(m.store, m.providers, t0, m.options, m.policyState);
+    report.errors.insert(report.errors.end(), pol.errors.begin(), pol.errors.end());
+    report.notices.insert(report.notices.end(), pol.messages.begin(), pol.messages.end());
+    report.waiting = pol.waiting;
+    m.holds = std::move(pol.holds);
+    std::lock_guard lk(m.mu);
+    for (const auto& [id, cohort] : pol.dueNow) m.pushLocked(id, cohort, t0, "policy");
+    wakes = std::move(pol.wakes);
+  }
+
   // 2. and 3. What is due, by cohort.
   std::map<std::string, std::vector<std::string>> due;
   {
@@ -494,6 +513,13 @@ TickReport Controller::tick() {
     m.reconcileCohort(cohort, ids, t0, report);
   }
   if (m.stopped.load()) report.cancelled = true;
+  // The policies' own times to look again (a quota running out, the next
+  // idle check, the admission queue), after the requeue above so that an
+  // earlier one of them is not lost to a lab being due now.
+  {
+    std::lock_guard lk(m.mu);
+    for (const auto& w : wakes) m.pushLocked(w.labId, w.cohort, w.at, w.why);
+  }
 
   // 4. Deletions.
   if (!report.cancelled) m.deleteCohorts(report);

@@ -78,7 +78,7 @@ Result<LabActivity> Provider::activity(const std::string&, const Deadline&) {
 Result<ProviderCapacity> Provider::capacity() {
   ProviderCapacity c;
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  if (cpus > 0) c.cpuMillis = static_cast<int64_t>(cpus) * 1000;
+  if (cpus > 0) c.cpuMillis = static_cast<int64_t>(cpus) * 1000 * kCpuOvercommit;
   // MemTotal, not MemAvailable: capacity is what labs may be promised, not
   // what happens to be free at this instant.
   std::ifstream meminfo("/proc/meminfo");
@@ -92,8 +92,8 @@ Result<ProviderCapacity> Provider::capacity() {
     }
   }
   if (c.cpuMillis == 0 && c.memoryBytes == 0) return unavailableError("cannot read this host's CPUs and memory");
-  c.source = "host: " + std::to_string(c.cpuMillis / 1000) + " CPUs, " +
-             std::to_string(c.memoryBytes / (1024 * 1024)) + " MiB";
+  c.source = "host: " + std::to_string(cpus) + " CPUs × " + std::to_string(kCpuOvercommit) + " overcommit, " +
+             std::to_string(c.memoryBytes / (1024 * 1024)) + " MiB memory";
   return c;
 }
 

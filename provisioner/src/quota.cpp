@@ -137,14 +137,16 @@ AdmissionDecision admit(const std::vector<AdmissionRequest>& requests, const Pro
     }
     if (!blocked) {
       std::string reason;
-      if (free.maxLabs > 0 && labs + 1 > free.maxLabs)
+      // 0 = no cap; a negative value = capped with nothing left.
+      auto left = [](int64_t capValue, int64_t used) { return std::max<int64_t>(capValue, 0) - used; };
+      if (free.maxLabs != 0 && labs + 1 > std::max<int64_t>(free.maxLabs, 0))
         reason = "provider is full: no lab slot free";
-      else if (free.cpuMillis > 0 && cpu + r->resources.cpuMillis > free.cpuMillis)
+      else if (free.cpuMillis != 0 && cpu + r->resources.cpuMillis > std::max<int64_t>(free.cpuMillis, 0))
         reason = "provider is full: needs " + cpusText(r->resources.cpuMillis) + ", " +
-                 cpusText(free.cpuMillis - cpu) + " free";
-      else if (free.memoryBytes > 0 && mem + r->resources.memoryBytes > free.memoryBytes)
+                 cpusText(left(free.cpuMillis, cpu)) + " free";
+      else if (free.memoryBytes != 0 && mem + r->resources.memoryBytes > std::max<int64_t>(free.memoryBytes, 0))
         reason = "provider is full: needs " + formatSize(r->resources.memoryBytes) + " memory, " +
-                 formatSize(free.memoryBytes - mem) + " free";
+                 formatSize(left(free.memoryBytes, mem)) + " free";
       if (reason.empty()) {
         labs += 1;
         cpu += r->resources.cpuMillis;

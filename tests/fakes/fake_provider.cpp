@@ -89,6 +89,8 @@ struct FakeProvider::State {
   int nextResource = 1;
   int calls[kFakeCallCount] = {};
   std::map<std::pair<int, std::string>, int> callsPerLab;
+  std::map<std::string, LabActivity> activity;
+  std::optional<ProviderCapacity> capacity;
 };
 
 namespace {
@@ -303,6 +305,32 @@ Result<ExecResult> FakeProvider::exec(const std::string& labId, const std::vecto
   ExecResult r;
   for (const auto& a : argv) r.output += (r.output.empty() ? "" : " ") + a;
   return r;
+}
+
+Result<LabActivity> FakeProvider::activity(const std::string& labId, const Deadline&) {
+  std::lock_guard lk(state_->mu);
+  if (!state_->labs.count(labId)) return notFoundError("no lab " + labId);
+  auto it = state_->activity.find(labId);
+  if (it == state_->activity.end()) return notSupportedError("fake: no activity set for " + labId);
+  return it->second;
+}
+
+Result<ProviderCapacity> FakeProvider::capacity() {
+  {
+    std::lock_guard lk(state_->mu);
+    if (state_->capacity) return *state_->capacity;
+  }
+  return Provider::capacity();
+}
+
+void FakeProvider::setActivity(const std::string& labId, LabActivity activity) {
+  std::lock_guard lk(state_->mu);
+  state_->activity[labId] = std::move(activity);
+}
+
+void FakeProvider::setCapacity(ProviderCapacity capacity) {
+  std::lock_guard lk(state_->mu);
+  state_->capacity = std::move(capacity);
 }
 
 void FakeProvider::failNext(FakeCall call, Status error, int times, const std::string& labId) {

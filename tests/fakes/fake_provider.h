@@ -58,6 +58,11 @@ class FakeProvider : public Provider {
   Status probe(const LabSpec& spec, const Deadline& deadline) override;
   Result<ExecResult> exec(const std::string& labId, const std::vector<std::string>& argv,
                           const Deadline& deadline) override;
+  // What setActivity gave for the lab; kNotSupported when nothing was set
+  // (like a provider that cannot tell), kNotFound for a missing lab.
+  Result<LabActivity> activity(const std::string& labId, const Deadline& deadline) override;
+  // setCapacity's value; without one, the default (this host's).
+  Result<ProviderCapacity> capacity() override;
 
   // --- Faults. A fault applies to the next `times` calls of that kind
   // (kForever: all of them) for labId ("" = any lab; list and usable have no
@@ -91,6 +96,9 @@ class FakeProvider : public Provider {
   void putLab(ObservedLab lab);
   void setState(const std::string& labId, ObservedState state, const std::string& detail = "");
   void removeLab(const std::string& labId);
+  // What activity() reports for the lab from now on.
+  void setActivity(const std::string& labId, LabActivity activity);
+  void setCapacity(ProviderCapacity capacity);
   // The state new labs start in (default kRunning).
   void setCreateState(ObservedState state);
   std::optional<ObservedLab> lab(const std::string& labId) const;

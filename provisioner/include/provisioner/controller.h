@@ -27,6 +27,7 @@
 #include "provisioner/provider.h"
 #include "provisioner/schedule.h"
 #include "provisioner/store.h"
+#include "provisioner/usage.h"
 
 namespace darasa {
 
@@ -50,6 +51,19 @@ struct ControllerOptions {
   // EventSink): do not put the metrics into `events` as well.
   Metrics* metrics = nullptr;
   EventSink* events = nullptr;
+
+  // Issue 8's policies, applied at every tick before reconciling:
+  // Capacity per provider name, overriding Provider::capacity() (the host's
+  // CPUs and memory for local/docker/libvirt). Labs that do not fit wait in
+  // the admission queue (fair order, position and ETA in the store).
+  std::map<std::string, ProviderCapacity> capacity;
+  // Prices per provider name, for cohort budgets (quota.budget).
+  std::map<std::string, UsagePrices> prices;
+  // Ready labs with an idleTimeout are asked for their activity this often.
+  std::chrono::milliseconds idleCheck{std::chrono::seconds(60)};
+  // Labs waiting for capacity are looked at again this often (and at once
+  // after a wake).
+  std::chrono::milliseconds queueCheck{std::chrono::seconds(15)};
 };
 
 struct TickReport {
@@ -58,6 +72,9 @@ struct TickReport {
   int failed = 0;          // of those, left failed (requeued with backoff)
   int desiredChanges = 0;  // labs whose desired state the schedule changed
   std::vector<std::string> errors;  // per cohort/provider problems, for the log
+  // Quota warnings, labs stopped for spent quotas or idleness, for the log.
+  std::vector<std::string> notices;
+  int waiting = 0;  // labs waiting for capacity in the admission queue
   std::chrono::milliseconds elapsed{0};
   bool cancelled = false;
 };

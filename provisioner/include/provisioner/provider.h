@@ -134,9 +134,13 @@ class Provider {
   // default answers kNotSupported (the lab is then never culled as idle).
   virtual Result<LabActivity> activity(const std::string& labId, const Deadline& deadline);
 
-  // The provider's capacity. The default: this host's CPUs and memory
-  // (sysconf, /proc/meminfo), no cap on the number of labs — right for
-  // providers that run labs on this machine; remote ones override it.
+  // The provider's capacity. The default: this host's memory (MemTotal:
+  // memory is never promised twice) and its CPUs × kCpuOvercommit (a lab's
+  // CPU limit is a ceiling the kernel enforces, not a reservation, and a
+  // class of labs is mostly idle), no cap on the number of labs — right for
+  // providers that run labs on this machine; remote ones override it, and
+  // the daemon's config can set any of it per provider.
+  static constexpr int kCpuOvercommit = 8;
   virtual Result<ProviderCapacity> capacity();
 
   // Runs argv inside the lab. kNotSupported unless capabilities.exec.

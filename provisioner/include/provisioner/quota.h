@@ -68,7 +68,8 @@ struct AdmissionDecision {
 // priority level round-robin across cohorts (cohorts ordered by their
 // oldest request, each giving its next-oldest request per round); within a
 // cohort by queuedAt then lab id — and admits them in that order while they
-// fit `free` (a 0 cap is unlimited). A request over its own cohort's maxLabs
+// fit `free` (a 0 cap is unlimited, a negative one is capped with nothing
+// left). A request over its own cohort's maxLabs
 // (cohortRunningAndMax: cohort → {labs running now, maxLabs; 0 = no cap})
 // waits without holding up other cohorts; the first request that does not
 // fit the provider stops admission (later, smaller labs do not overtake it,
