@@ -921,7 +921,9 @@ TEST_F(StoreTest, ProcessesCreatingAFreshStateAtOnceAllSucceed) {
 
 // ---------------------------------------------------------------- scale
 
-TEST_F(StoreTest, TenThousandLabsApplyWellUnderASecond) {
+// How fast is bench/bench_provision_service's business (timing targets live
+// in benchmarks, never in unit tests); this checks that 10,000 labs behave.
+TEST_F(StoreTest, TenThousandLabsApplyListAndReapplyOneChange) {
   auto store = open();
   std::vector<std::string> trainees;
   for (int i = 0; i < 10000; ++i) trainees.push_back("trainee-" + std::to_string(i));
@@ -955,14 +957,6 @@ TEST_F(StoreTest, TenThousandLabsApplyWellUnderASecond) {
   auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
   std::printf("10k labs: apply %lld ms, listLabs %lld ms, re-apply %lld ms\n", static_cast<long long>(ms(applied)),
               static_cast<long long>(ms(listed)), static_cast<long long>(ms(reapplied)));
-#if defined(__SANITIZE_ADDRESS__)
-  const int64_t budget = 5000;  // sanitizers slow everything several times
-#else
-  const int64_t budget = 1000;
-#endif
-  EXPECT_LT(ms(applied), budget);
-  EXPECT_LT(ms(listed), budget);
-  EXPECT_LT(ms(reapplied), budget);
 }
 
 }  // namespace
