@@ -99,7 +99,9 @@ TEST(Robustness, FiftyMegabyteFileIsRefusedUnread) {
   Bundle b = loadFiles({path}, {});
   auto elapsed = Clock::now() - start;
   EXPECT_ONE_ERROR(b, 0, 0, "file \"" + path + "\" is too large (50Mi, the limit is 8Mi)");
-  EXPECT_LT(elapsed, std::chrono::milliseconds(500));
+  // Refused from its size alone: far quicker than parsing 50 MiB would be,
+  // with room for a loaded machine (this is not a speed target).
+  EXPECT_LT(elapsed, std::chrono::seconds(5));
 }
 
 TEST(Robustness, LimitIsConfigurable) {
