@@ -164,6 +164,11 @@ class DockerEngineOutage : public ::testing::Test {
       for (const auto& id : lines(
                runCommand({"podman", "ps", "-aq", "--filter", "label=darasa.state=" + stateId()}).out))
         runCommand({"podman", "rm", "-f", "-v", id});
+      // And storage-only containers (no labels) a dying service may leave
+      // holding a name of this test's cohorts.
+      for (const auto& name : lines(runCommand({"podman", "ps", "-a", "--external", "--format", "{{.Names}}"}).out))
+        for (const auto& c : cohorts_)
+          if (name.rfind("darasa-" + c + ".", 0) == 0) runCommand({"podman", "rm", "-f", name});
       for (const auto& c : cohorts_)
         for (const auto& net : lines(runCommand({"podman", "network", "ls", "-q", "--filter",
                                                  "label=darasa.cohort=" + c}).out))
