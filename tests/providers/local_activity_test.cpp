@@ -112,7 +112,14 @@ class LocalActivityTest : public ::testing::Test {
     }
     if (provider_) {
       if (auto labs = provider_->list(LabelSelector::all(), Deadline::after(30s))) {
-        for (const auto& l : *labs) EXPECT_TRUE(provider_->destroy(l.labId, Deadline::after(30s)));
+        for (const auto& l : *labs) {
+          // The lab's launcher and init (the proxy that touches the status
+          // file) write here; in sanitizer builds so do their sanitizers.
+          auto log = readFile(root_ + "/labs/" + l.labId + "/lab.log");
+          for (const char* bad : {"runtime error:", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer"})
+            EXPECT_EQ(log ? log->find(bad) : std::string::npos, std::string::npos) << l.labId << ":\n" << *log;
+          EXPECT_TRUE(provider_->destroy(l.labId, Deadline::after(30s)));
+        }
       }
     }
     provider_.reset();
