@@ -228,7 +228,7 @@ class LocalProviderTest : public ::testing::Test {
     }
     provider_.reset();
     (void)removeTree(base_);
-    for (const char* c : {"memory/", "cpu/", "pids/", "freezer/", ""})
+    for (const char* c : {"memory/", "cpu/", "cpuacct/", "pids/", "freezer/", ""})
       ::rmdir(("/sys/fs/cgroup/" + std::string(c) + cgroupParent_).c_str());
   }
 
