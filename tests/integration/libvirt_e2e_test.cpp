@@ -66,6 +66,10 @@ std::string cohortYaml(const std::string& name, int trainees, const std::string&
          "}\nspec:\n  template: vm\n  trainees:\n" + traineesYaml(trainees);
 }
 
+// Domain names are global to libvirtd: cohorts (and so lab ids) carry this
+// process's id, so test runs in other build directories never collide.
+std::string cohortName(const std::string& base) { return base + "-" + std::to_string(::getpid()); }
+
 CommandResult virsh(std::vector<std::string> args) {
   args.insert(args.begin(), {"virsh", "-q", "-c", kUri});
   return runCommand(args, {}, 60);
@@ -183,9 +187,10 @@ class LibvirtEndToEnd : public ::testing::Test {
 };
 
 TEST_F(LibvirtEndToEnd, ThreeTraineesGetLabelledVmsThatAnswerStopAndLeaveNothingAfterDown) {
-  apply("vm3", 3);
+  const std::string cohort = cohortName("vm3");
+  apply(cohort, 3);
   auto t0 = std::chrono::steady_clock::now();
-  auto up = darasa({"up", "vm3"});
+  auto up = darasa({"up", cohort});
   double upSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_EQ(up.exitCode, 0) << up.out << up.err;
   EXPECT_NE(up.out.find("3/3 labs ready"), std::string::npos) << up.out;
@@ -197,9 +202,9 @@ TEST_F(LibvirtEndToEnd, ThreeTraineesGetLabelledVmsThatAnswerStopAndLeaveNothing
   for (const auto& d : domains) {
     EXPECT_EQ(d.state, "running") << d.name;
     const auto& l = d.meta.labels;
-    EXPECT_EQ(l.at(kLabelCohort), "vm3");
+    EXPECT_EQ(l.at(kLabelCohort), cohort);
     EXPECT_EQ(l.at(kLabelGeneration), "1");
-    EXPECT_EQ(l.at(kLabelLab), "vm3." + l.at(kLabelTrainee));
+    EXPECT_EQ(l.at(kLabelLab), cohort + "." + l.at(kLabelTrainee));
     EXPECT_EQ(d.name, "darasa-" + l.at(kLabelLab));
     EXPECT_FALSE(l.at(kLabelTemplateHash).empty());
     trainees.insert(l.at(kLabelTrainee));
@@ -216,7 +221,7 @@ TEST_F(LibvirtEndToEnd, ThreeTraineesGetLabelledVmsThatAnswerStopAndLeaveNothing
   RecordProperty("up_seconds", std::to_string(upSeconds));
   RecordProperty("rss_mib_per_vm", std::to_string(rssTotal / 3));
 
-  auto creds = json::parse(darasa({"creds", "vm3", "-o", "json"}).out);
+  auto creds = json::parse(darasa({"creds", cohort, "-o", "json"}).out);
   ASSERT_EQ(creds.size(), 3u);
   for (const auto& c : creds) {
     int ssh = 0, web = 0;
@@ -236,7 +241,7 @@ TEST_F(LibvirtEndToEnd, ThreeTraineesGetLabelledVmsThatAnswerStopAndLeaveNothing
                          "-o", "ConnectTimeout=20", "trainee@127.0.0.1", "id -un; hostname"},
                         {}, 90);
     EXPECT_EQ(r.exitCode, 0) << r.err;
-    EXPECT_EQ(r.out, "trainee\nvm3-" + c.at("trainee").get<std::string>() + "\n");
+    EXPECT_EQ(r.out, "trainee\n" + cohort + "-" + c.at("trainee").get<std::string>() + "\n");
   }
 
   // Stop (the CLI has no stop command yet: the provider's, as the scheduler
@@ -251,7 +256,7 @@ TEST_F(LibvirtEndToEnd, ThreeTraineesGetLabelledVmsThatAnswerStopAndLeaveNothing
   for (const auto& s : stopped) EXPECT_TRUE(s.isOk()) << s.toString();
   for (const auto& d : mine()) EXPECT_EQ(d.state, "shut off") << d.name;
 
-  auto down = darasa({"down", "vm3"});
+  auto down = darasa({"down", cohort});
   ASSERT_EQ(down.exitCode, 0) << down.out << down.err;
   EXPECT_TRUE(mine().empty());
   for (const auto& d : domains) {
@@ -262,9 +267,10 @@ TEST_F(LibvirtEndToEnd, ThreeTraineesGetLabelledVmsThatAnswerStopAndLeaveNothing
 }
 
 TEST_F(LibvirtEndToEnd, KillDuringUpThenUpAgainGivesOneVmPerTrainee) {
-  apply("vmcrash", 3);
+  const std::string cohort = cohortName("vmcrash");
+  apply(cohort, 3);
   std::string log = work_ / "up.log";
-  int pid = spawnCommand({darasaBinary(), "up", "vmcrash"}, env(), log);
+  int pid = spawnCommand({darasaBinary(), "up", cohort}, env(), log);
   auto deadline = std::chrono::steady_clock::now() + 180s;
   while (std::chrono::steady_clock::now() < deadline && mine().empty())
     std::this_thread::sleep_for(100ms);
@@ -273,7 +279,7 @@ TEST_F(LibvirtEndToEnd, KillDuringUpThenUpAgainGivesOneVmPerTrainee) {
   ::waitpid(pid, &st, 0);
   ASSERT_FALSE(mine().empty()) << "no VM was made before the kill: " << readFile(log);
 
-  auto again = darasa({"up", "vmcrash"});
+  auto again = darasa({"up", cohort});
   ASSERT_EQ(again.exitCode, 0) << again.out << again.err;
   auto domains = mine();
   std::set<std::string> labs;
@@ -282,12 +288,14 @@ TEST_F(LibvirtEndToEnd, KillDuringUpThenUpAgainGivesOneVmPerTrainee) {
     EXPECT_EQ(d.state, "running") << d.name;
   }
   EXPECT_EQ(domains.size(), 3u);
-  EXPECT_EQ(labs, (std::set<std::string>{"vmcrash.t01", "vmcrash.t02", "vmcrash.t03"})) << "exactly one VM per trainee";
+  EXPECT_EQ(labs, (std::set<std::string>{cohort + ".t01", cohort + ".t02", cohort + ".t03"}))
+      << "exactly one VM per trainee";
 }
 
 TEST_F(LibvirtEndToEnd, GcRemovesAnUnknownLabelledDomainAndNeverOthers) {
-  apply("vmgc", 1);
-  auto up = darasa({"up", "vmgc"});
+  const std::string cohort = cohortName("vmgc");
+  apply(cohort, 1);
+  auto up = darasa({"up", cohort});
   ASSERT_EQ(up.exitCode, 0) << up.out << up.err;
   std::string id = stateId();
   // An orphan: labelled by this state, unknown to its store (defined only).
@@ -310,7 +318,7 @@ TEST_F(LibvirtEndToEnd, GcRemovesAnUnknownLabelledDomainAndNeverOthers) {
 
   auto dry = darasa({"gc", "--dry-run"});
   EXPECT_NE(dry.out.find(ghost.labels.at(kLabelLab)), std::string::npos) << dry.out;
-  EXPECT_EQ(dry.out.find("vmgc.t01"), std::string::npos) << dry.out;
+  EXPECT_EQ(dry.out.find(cohort + ".t01"), std::string::npos) << dry.out;
   EXPECT_EQ(virsh({"domstate", ghostName}).exitCode, 0) << "a dry run removes nothing";
   auto gc = darasa({"gc"});
   EXPECT_EQ(gc.exitCode, 0) << gc.out << gc.err;
