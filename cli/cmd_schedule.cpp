@@ -137,6 +137,8 @@ Result<json> remoteView(Context& ctx, const ScheduleOptions& o, bool* hasSchedul
     return internalError("the server's schedule answer has an unexpected shape");
   *hasSchedule = !(view["sessions"].empty() && view["actions"].empty() &&
                    view.value("reason", "") == "no scheduled sessions");
+  // --all starts where the schedule does, as locally (the API was asked from 1970).
+  if (o.all) view["from"] = view["actions"].empty() ? view["now"] : view["actions"][0]["at"];
   if (!o.all && o.to.empty()) {
     Clock::TimePoint from = parseUtc(view["from"]);
     Clock::TimePoint to = from + kDefaultWindow;

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "integration/daemon_support.h"
 #include "support/command.h"
 
 namespace darasa::testing {
@@ -166,6 +167,37 @@ TEST_F(ScheduleCli, ErrorsAndExitCodes) {
   auto help = darasa({"schedule", "--help"});
   EXPECT_EQ(help.exitCode, 0);
   EXPECT_NE(help.out.find("14 days"), std::string::npos) << help.out;
+}
+
+TEST_F(ScheduleCli, ServerModeGivesTheSameAnswer) {
+  apply(kNairobi);
+  ServeProcess serve(state_.path(), work_.path());
+  ASSERT_TRUE(serve.start());
+  const std::string token = makeToken(state_.path(), {"--role", "admin"});
+  ASSERT_FALSE(token.empty());
+  auto remote = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {darasaBinary(), "--server", serve.url()});
+    return runCommand(args, {{"DARASA_HOME", work_ / "no-state"}, {"DARASA_TOKEN", token}}, 60);
+  };
+  for (const auto& window : std::vector<std::vector<std::string>>{
+           {"--from", "2026-04-20"}, {"--from", "2026-04-22T14:00", "--to", "2026-05-05"}, {"--all"}}) {
+    std::vector<std::string> args = {"schedule", "nairobi-sysadmin-2026-04", "-o", "json"};
+    args.insert(args.end(), window.begin(), window.end());
+    auto r = remote(args);
+    ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+    json fromServer = json::parse(r.out);
+    std::vector<std::string> localArgs = {"nairobi-sysadmin-2026-04"};
+    localArgs.insert(localArgs.end(), window.begin(), window.end());
+    json local = scheduleJson(localArgs);
+    fromServer.erase("now");
+    local.erase("now");
+    EXPECT_EQ(fromServer, local) << window[0];
+  }
+  auto table = remote({"schedule", "nairobi-sysadmin-2026-04", "--from", "2026-04-20", "--to", "2026-04-21"});
+  EXPECT_EQ(table.exitCode, 0) << table.err;
+  EXPECT_NE(table.out.find("Mon 2026-04-20 13:45  2026-04-20 10:45  up (ready)"), std::string::npos) << table.out;
+  EXPECT_EQ(remote({"schedule", "no-such-cohort"}).exitCode, 2);
+  EXPECT_EQ(serve.stop(), 0);
 }
 
 }  // namespace
