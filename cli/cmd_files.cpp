@@ -190,8 +190,10 @@ int runApply(Context& ctx, const FileOptions& o) {
 
   std::optional<StateLock> lock;
   if (!o.dryRun) {
-    auto l = StateLock::acquire(ctx.stateDir(), "darasa apply", std::chrono::seconds(30));
-    if (!l) return fail(l.status());
+    // A daemon holds the lock for as long as it runs: waiting would not help.
+    auto l = StateLock::acquire(ctx.stateDir(), "darasa apply",
+                                daemonHoldsState(ctx) ? std::chrono::seconds(0) : std::chrono::seconds(30));
+    if (!l) return fail(withDaemonHint(ctx, l.status()));
     lock.emplace(std::move(l.value()));
   }
   auto store = ctx.openStore(o.dryRun ? OpenMode::kMustExist : OpenMode::kCreate);

@@ -77,7 +77,9 @@ std::string ago(int64_t unixSeconds) {
 }
 
 Result<StateLock> lockState(Context& ctx, const std::string& what, int waitSeconds) {
-  return StateLock::acquire(ctx.stateDir(), what, std::chrono::seconds(waitSeconds));
+  auto lock = StateLock::acquire(ctx.stateDir(), what, std::chrono::seconds(waitSeconds));
+  if (!lock) return withDaemonHint(ctx, lock.status());
+  return lock;
 }
 
 RunOptions runOptions(const LabOptions& o) {

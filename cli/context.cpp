@@ -3,9 +3,12 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "providers/builtin.h"
+#include "provisioner/state_lock.h"
 
 namespace darasa::cli {
 
@@ -53,6 +56,21 @@ Status requireLocal(const Context& ctx, const std::string& command) {
   if (!ctx.isRemote()) return Status::ok();
   return invalidError("`darasa " + command + "` works on the local state only, not through --server " +
                       ctx.globals().server + " (run it on the server's machine, or unset DARASA_SERVER)");
+}
+
+bool daemonHoldsState(const Context& ctx) {
+  auto holder = StateLock::currentHolder(ctx.stateDir());
+  return holder && holder->has_value() && (*holder)->description.rfind("darasa serve", 0) == 0;
+}
+
+Status withDaemonHint(const Context& ctx, const Status& lockFailure) {
+  if (lockFailure.isOk() || lockFailure.message().find("darasa serve") == std::string::npos) return lockFailure;
+  std::ifstream in(ctx.stateDir() / "daemon.json");
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  std::string url = j.is_object() ? j.value("url", "") : "";
+  if (url.empty()) return lockFailure;
+  return Status(lockFailure.code(), lockFailure.message() + "\n  the daemon serves this state at " + url +
+                                        ": run the command with --server " + url + " (and DARASA_TOKEN)");
 }
 
 int exitCodeFor(const Status& status) {

@@ -58,6 +58,12 @@ class Context {
 // command when --server is set.
 Status requireLocal(const Context& ctx, const std::string& command);
 
+// A state-lock failure with, when `darasa serve` holds the state, where its
+// API is (from <state>/daemon.json) and how to use it instead.
+Status withDaemonHint(const Context& ctx, const Status& lockFailure);
+// Whether `darasa serve` holds the lock of the state now.
+bool daemonHoldsState(const Context& ctx);
+
 // Prints "darasa: error: ..." to stderr and returns the exit code for it.
 int fail(const Status& status);
 int exitCodeFor(const Status& status);

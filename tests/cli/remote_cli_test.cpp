@@ -225,6 +225,13 @@ TEST_F(RemoteCli, LocalUpRefusesWhileTheDaemonHoldsTheState) {
   EXPECT_EQ(up.exitCode, 1);
   EXPECT_NE(up.err.find("darasa serve"), std::string::npos) << up.err;
   EXPECT_NE(up.err.find(std::to_string(daemon_->pid())), std::string::npos) << up.err;
+  EXPECT_NE(up.err.find("--server " + daemon_->url()), std::string::npos) << "says how to go through it: " << up.err;
+  // apply does not wait 30 s for a lock a daemon never lets go of.
+  auto started = std::chrono::steady_clock::now();
+  auto apply = local({"apply", work_->path() + "/remote.yaml"});
+  EXPECT_EQ(apply.exitCode, 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  EXPECT_NE(apply.err.find("--server " + daemon_->url()), std::string::npos) << apply.err;
 }
 
 TEST_F(RemoteCli, DownThroughTheServer) {
