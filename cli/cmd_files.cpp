@@ -25,6 +25,7 @@ struct FileOptions {
   std::vector<std::string> files;
   std::string output = "text";
   bool dryRun = false;
+  bool allowPartial = false;
   std::string cohort;
 };
 
@@ -207,7 +208,7 @@ int runApply(Context& ctx, const FileOptions& o) {
 
   // Check every cohort first, so that a bad one leaves the state untouched.
   for (const auto& r : rendered) {
-    auto preview = service.apply({r, templates, true});
+    auto preview = service.apply({r, templates, true, o.allowPartial});
     if (!preview) return fail(preview.status().withContext("nothing was applied"));
   }
   if (rendered.empty() && !o.dryRun) {
@@ -218,7 +219,7 @@ int runApply(Context& ctx, const FileOptions& o) {
     }
   }
   for (const auto& r : rendered) {
-    auto report = service.apply({r, templates, o.dryRun});
+    auto report = service.apply({r, templates, o.dryRun, o.allowPartial});
     if (!report) return fail(report.status());
     for (const auto& w : report->warnings) std::cerr << "darasa: warning: " << w << "\n";
     describeOutcome(r.cohort.name, report->outcome, o.dryRun);
@@ -289,6 +290,7 @@ int runApplyRemote(Context& ctx, const FileOptions& o) {
   std::string path = "/api/v1/cohorts";
   std::vector<std::pair<std::string, std::string>> query = {{"source", streamName}};
   if (o.dryRun) query.push_back({"dryRun", "true"});
+  if (o.allowPartial) query.push_back({"allowPartial", "true"});
   std::string q;
   for (const auto& [k, v] : query) q += (q.empty() ? "?" : "&") + k + "=" + urlSegment(v);
   auto r = remote.value()->postText(path + q, body, "application/yaml");
@@ -343,6 +345,9 @@ void addFileCommands(CLI::App& app, Context& ctx, int* rc) {
   auto* apply = app.add_subcommand("apply", "Validate, render and store templates and cohorts (a new generation on change)");
   apply->add_option("files", o->files, "YAML or JSON files")->required()->check(CLI::ExistingFile);
   apply->add_flag("--dry-run", o->dryRun, "say what would change, store nothing");
+  apply->add_flag("--allow-partial", o->allowPartial,
+                  "store a cohort whose whole class cannot run at once on its provider (the rest wait in the "
+                  "daemon's admission queue) instead of refusing it");
   apply->footer("Nothing is stored unless every file is valid. Labs are provisioned by `darasa up`.");
   apply->callback([&ctx, o, rc] { *rc = runApply(ctx, *o); });
 }

@@ -289,7 +289,7 @@ int runUpDownRemote(Context& ctx, const LabOptions& o, bool up) {
 // One lab as `status -o json` shows it; the remote mode reads the same
 // fields from the daemon's answer (normalizeRemoteLab).
 json labStatusJson(const LabStatus& s) {
-  return {{"lab", s.lab.labId},
+  json j = {{"lab", s.lab.labId},
           {"cohort", s.lab.cohort},
           {"trainee", s.trainee.id},
           {"name", s.trainee.name},
@@ -305,6 +305,8 @@ json labStatusJson(const LabStatus& s) {
           {"error", s.lab.lastError.isOk() ? json(nullptr)
                                            : json{{"code", codeName(s.lab.lastError.code())},
                                                   {"message", s.lab.lastError.message()}}}};
+  j.update(labPolicyJson(s.lab));
+  return j;
 }
 
 // A lab of the daemon's answer in the shape of labStatusJson: the API may
@@ -341,6 +343,10 @@ json normalizeRemoteLab(const json& in) {
     readyAt = ago(in["readyAt"].get<int64_t>());
   out["readyAt"] = readyAt;
   out["error"] = in.contains("error") && in["error"].is_object() ? in["error"] : json(nullptr);
+  // The policies' view (labPolicyJson), as the daemon gives it.
+  out["queue"] = in.contains("queue") && in["queue"].is_object() ? in["queue"] : json(nullptr);
+  out["stopReason"] = str({"stopReason"});
+  out["lastActiveAt"] = in.contains("lastActiveAt") && in["lastActiveAt"].is_string() ? in["lastActiveAt"] : json(nullptr);
   return out;
 }
 
@@ -402,8 +408,17 @@ int runStatus(Context& ctx, const LabOptions& o) {
     std::string state = l.value("state", "");
     ++counts[state];
     if (l.value("removed", false)) state += " (removed)";
+    // Waiting for capacity (the daemon's admission queue): position and ETA.
+    if (l.contains("queue") && l["queue"].is_object()) {
+      const json& q = l["queue"];
+      state = "waiting #" + std::to_string(q.value("position", 0));
+      if (q.contains("eta") && q["eta"].is_string()) state += " (eta " + q["eta"].get<std::string>() + ")";
+    }
+    std::string note = errorText(l["error"]);
+    if (note.empty() && l.contains("stopReason") && l["stopReason"].is_string())
+      note = l["stopReason"].get<std::string>();
     row.insert(row.end(), {l.value("trainee", ""), l.value("name", ""), state, l.value("desired", ""),
-                           endpointText(l["endpoints"]), l.value("readyAt", ""), errorText(l["error"])});
+                           endpointText(l["endpoints"]), l.value("readyAt", ""), note});
     t.addRow(row);
   }
   printTable(t, f);

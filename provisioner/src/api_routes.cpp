@@ -122,6 +122,7 @@ json labJson(const LabRecord& lab, const std::string* name = nullptr) {
             {"readyAt", timeJson(lab.readyAt)},
             {"updatedAt", timeJson(lab.updatedAt)},
             {"error", errorJson(lab.lastError)}};
+  j.update(labPolicyJson(lab));
   if (name) j["name"] = *name;
   return j;
 }
@@ -258,6 +259,7 @@ ApiResponse applyCohort(Call& c) {
   const std::string name = request.rendered.cohort.name;
   if (auto no = checkCohort(c, name, false)) return *no;
   request.dryRun = request.dryRun || queryFlag(c, "dryRun");
+  request.allowPartial = request.allowPartial || queryFlag(c, "allowPartial");
   Result<ApplyReport> report = [&]() -> Result<ApplyReport> {
     std::lock_guard lock(c.api.applyMu);
     return service(c).apply(request);
@@ -658,6 +660,9 @@ const std::vector<RouteDef>& routes() {
        "(\"request:12:5: ...\", or the name given as ?source=). Admin any cohort, instructor its own; trainee 403.",
        "cohorts", applyCohort,
        {{"dryRun", "boolean", "say what would change, write nothing"},
+        {"allowPartial", "boolean",
+         "store a cohort whose whole class cannot run at once on its provider (the rest wait in the admission "
+         "queue) instead of refusing it"},
         {"source", "string", "the name errors give the body (e.g. the file's name)"}},
        "ApplyBody", "application/yaml", 200, "ApplyResult", {400, 403, 409, 413, 422, 501}},
       {"GET", "/api/v1/cohorts/{cohort}", true, "getCohort",

@@ -478,7 +478,15 @@ TickReport Controller::tick() {
   // 1b. Quotas (lab-hours, budget), idle labs, the admission queue: stops
   // with a recorded reason, and which labs may start on a full provider.
   std::vector<policy::Result::Wake> wakes;
-  {
+  // Only on ticks with work: the policies read every lab of the state, and
+  // their own times (a quota running out, idle checks, the queue) are queue
+  // entries, so a tick with nothing due has nothing for them either.
+  bool work = first || refresh || report.desiredChanges > 0;
+  if (!work) {
+    std::lock_guard lk(m.mu);
+    for (const auto& [id, q] : m.queue) work = work || q.due <= t0;
+  }
+  if (work) {
     policy::Result pol = policy::apply(m.store, m.providers, t0, m.options, m.policyState);
     report.errors.insert(report.errors.end(), pol.errors.begin(), pol.errors.end());
     report.notices.insert(report.notices.end(), pol.messages.begin(), pol.messages.end());

@@ -69,6 +69,11 @@ void enforceQuotas(Store& store, const ControllerOptions& options, Clock::TimePo
     for (const auto& lab : c.labs) {
       if (!wantsToRun(lab)) continue;
       int64_t used = runningSeconds(usage.value(), lab.trainee, t);
+      if (options.metrics)
+        options.metrics->setGauge("darasa_quota_lab_hours_used_ratio",
+                                  "Share of the trainee's lab-hours quota used (1 = spent)",
+                                  {{"cohort", c.record.name}, {"trainee", lab.trainee}},
+                                  static_cast<double>(used) / static_cast<double>(q.labSeconds));
       QuotaCheck check = checkLabHours("trainee " + lab.trainee, used, q.labSeconds);
       if (check.level == QuotaLevel::kExhausted) {
         stopWithReason(store, options, {lab.labId}, c.record.name, "quota-stop", "lab-hours quota spent: " + check.message,
@@ -92,6 +97,10 @@ void enforceQuotas(Store& store, const ControllerOptions& options, Clock::TimePo
     auto prices = options.prices.find(c.record.provider);
     if (prices == options.prices.end() || !prices->second.any()) return;  // nothing costs anything
     UsageReport r = computeUsage(usage.value(), c.record.name, c.spec.timezone, 0, t, prices->second);
+    if (options.metrics)
+      options.metrics->setGauge("darasa_quota_budget_used_ratio", "Share of the cohort's budget spent (1 = spent)",
+                                {{"cohort", c.record.name}},
+                                static_cast<double>(r.total.costMilli) / static_cast<double>(q.budgetMilli));
     QuotaCheck check = checkBudget(c.record.name, r.total.costMilli, q.budgetMilli);
     if (check.level == QuotaLevel::kExhausted) {
       std::vector<std::string> ids;
@@ -215,7 +224,12 @@ void admitOn(const std::string& providerName, std::vector<CohortInfo*>& cohorts,
       requests.push_back(std::move(r));
     }
   }
-  if (requests.empty()) return;
+  if (requests.empty()) {
+    if (options.metrics)
+      options.metrics->setGauge("darasa_admission_waiting", "Labs waiting for capacity in the admission queue",
+                                {{"provider", providerName}}, 0);
+    return;
+  }
   // What is left under each cap: 0 = no cap, negative = capped and full (a
   // cap may be overrun by labs adopted at start).
   auto room = [](int64_t capValue, int64_t left) -> int64_t {
@@ -227,6 +241,12 @@ void admitOn(const std::string& providerName, std::vector<CohortInfo*>& cohorts,
   left.cpuMillis = room(cap.cpuMillis, free.cpuMillis);
   left.memoryBytes = room(cap.memoryBytes, free.memoryBytes);
   AdmissionDecision d = admit(requests, left, perCohort);
+  if (options.metrics) {
+    options.metrics->setGauge("darasa_admission_waiting", "Labs waiting for capacity in the admission queue",
+                              {{"provider", providerName}}, static_cast<double>(d.waiting.size()));
+    options.metrics->setGauge("darasa_capacity_labs_running", "Labs holding resources on the provider",
+                              {{"provider", providerName}}, static_cast<double>(heldLabs));
+  }
   for (const auto& id : d.admitted) {
     const LabRecord* lab = byId[id];
     out.dueNow.emplace_back(id, lab->cohort);

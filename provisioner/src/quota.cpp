@@ -1,6 +1,7 @@
 #include "provisioner/quota.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <deque>
 #include <set>
 
@@ -16,6 +17,18 @@ std::string cpusText(int64_t millis) {
   // "1 CPU", "2 CPUs", "1.5 CPUs", "500m CPUs"
   std::string n = formatCpus(millis);
   return n + (millis == 1000 ? " CPU" : " CPUs");
+}
+
+// A host's memory is rarely a round number: "23.5Gi" reads better than
+// "24684084Ki". Exact forms stay exact (what people wrote in their files).
+std::string sizeText(int64_t bytes) {
+  std::string exact = formatSize(bytes);
+  const bool ragged = exact.size() > 2 && (exact.compare(exact.size() - 2, 2, "Ki") == 0 ||
+                                           exact.find_first_not_of("0123456789") == std::string::npos);
+  if (!ragged || bytes < (int64_t{1} << 30)) return exact;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fGi", static_cast<double>(bytes) / static_cast<double>(int64_t{1} << 30));
+  return buf;
 }
 
 // The largest k ≤ want with k × per ≤ room (per > 0).
@@ -62,8 +75,8 @@ Status checkCohortFits(const std::string& cohort, const std::string& providerNam
       std::string totalText = total > INT64_MAX ? "more than " + formatSize(INT64_MAX)
                                                 : formatSize(static_cast<int64_t>(total));
       problems.push_back(head + " × " + formatSize(perLab.memoryBytes) + " memory = " + totalText + ", but " +
-                         where + " has " + formatSize(capacity.memoryBytes) + ", " +
-                         formatSize(others.memoryBytes) + " of them promised to other cohorts");
+                         where + " has " + sizeText(capacity.memoryBytes) + ", " +
+                         sizeText(others.memoryBytes) + " of them promised to other cohorts");
       fits = std::min(fits, fitting(room, perLab.memoryBytes, atOnce));
     }
   }
@@ -146,7 +159,7 @@ AdmissionDecision admit(const std::vector<AdmissionRequest>& requests, const Pro
                  cpusText(left(free.cpuMillis, cpu)) + " free";
       else if (free.memoryBytes != 0 && mem + r->resources.memoryBytes > std::max<int64_t>(free.memoryBytes, 0))
         reason = "provider is full: needs " + formatSize(r->resources.memoryBytes) + " memory, " +
-                 formatSize(left(free.memoryBytes, mem)) + " free";
+                 sizeText(left(free.memoryBytes, mem)) + " free";
       if (reason.empty()) {
         labs += 1;
         cpu += r->resources.cpuMillis;

@@ -1,5 +1,7 @@
 #include "provisioner/service.h"
 
+#include "provisioner/quota.h"
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <unistd.h>
@@ -222,6 +224,12 @@ Result<ApplyReport> LabService::apply(const ApplyRequest& request) {
     auto usable = provider->usable();
     if (!usable) report.warnings.push_back("provider " + name + " is not usable here yet: " + usable.message());
   }
+  if (!r.labs.empty()) {
+    Status fits = checkCapacity(r, *used.begin()->second, used.begin()->first);
+    if (!fits && fits.code() != Code::kQuota) return fits;
+    if (!fits && !request.allowPartial) return fits;
+    if (!fits) report.warnings.push_back(fits.message() + " (--allow-partial: the rest wait in the admission queue)");
+  }
 
   CohortApply apply;
   apply.name = r.cohort.name;
@@ -249,6 +257,49 @@ Result<ApplyReport> LabService::apply(const ApplyRequest& request) {
   (void)store_.appendAudit(actor_, "apply", r.cohort.name,
                            "generation " + std::to_string(report.outcome.generation));
   return report;
+}
+
+nlohmann::json labPolicyJson(const LabRecord& lab) {
+  auto time = [](int64_t t) -> json {
+    if (t <= 0) return nullptr;
+    return formatUtc(Clock::TimePoint(std::chrono::seconds(t)));
+  };
+  json queue = nullptr;
+  if (lab.queuePosition > 0)
+    queue = {{"position", lab.queuePosition},
+             {"reason", lab.queueReason},
+             {"since", time(lab.queuedAt)},
+             {"eta", time(lab.queueEta)}};
+  return {{"queue", queue}, {"stopReason", lab.stopReason}, {"lastActiveAt", time(lab.lastActiveAt)}};
+}
+
+Status LabService::checkCapacity(const RenderedCohort& r, Provider& provider, const std::string& providerName) {
+  auto cap = provider.capacity();
+  if (!cap) return Status::ok();  // unknown capacity: nothing to check against
+  // What the other cohorts on this provider may hold at once.
+  Demand others;
+  auto cohorts = store_.listCohorts();
+  if (!cohorts) return cohorts.status();
+  for (const auto& c : cohorts.value()) {
+    if (c.name == r.cohort.name || c.provider != providerName) continue;
+    auto labs = store_.listLabs(c.name);
+    if (!labs) return labs.status();
+    int64_t maxLabs = 0;
+    try {
+      maxLabs = json::parse(c.specJson).get<CohortSpec>().quota.maxLabs;
+    } catch (const std::exception&) {
+    }
+    int64_t counted = 0;
+    for (const auto& lab : labs.value()) {
+      if (lab.removed || (maxLabs > 0 && counted >= maxLabs)) continue;
+      auto spec = labSpecFromRecord(lab);
+      if (!spec) continue;
+      others.add(spec->resources);
+      ++counted;
+    }
+  }
+  return checkCohortFits(r.cohort.name, providerName, r.labs.front().resources,
+                         static_cast<int64_t>(r.labs.size()), r.cohort.quota.maxLabs, others, cap.value());
 }
 
 Result<LabService::Selection> LabService::select(const RunOptions& options) {

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "provisioner/clock.h"
 #include "provisioner/cohort.h"
 #include "provisioner/events.h"
@@ -31,10 +33,20 @@ std::string labSpecForStore(const LabSpec& spec);
 // The spec of a stored lab, stamped with the lab's generation.
 Result<LabSpec> labSpecFromRecord(const LabRecord& lab);
 
+// What the daemon's policies say about a lab, for `status` and the API:
+// {"queue": null | {"position", "reason", "since", "eta"}, "stopReason",
+// "lastActiveAt"} (times RFC 3339 UTC or null).
+nlohmann::json labPolicyJson(const LabRecord& lab);
+
 struct ApplyRequest {
   RenderedCohort rendered;
   std::vector<TemplateRecord> templates;  // templates to store with it (those given on the command line)
   bool dryRun = false;                    // say what would change, write nothing
+  // A class that cannot all run at once on its provider (capacity, next to
+  // the other cohorts there) is refused (kQuota, with the arithmetic) unless
+  // this is set: then it is a warning and the admission queue makes the
+  // rest wait.
+  bool allowPartial = false;
 };
 
 struct ApplyReport {
@@ -88,9 +100,10 @@ class LabService {
  public:
   LabService(Store& store, ProviderRegistry& providers, Clock& clock, std::string actor);
 
-  // Checks the rendered labs with their provider (validate), then stores the
+  // Checks the rendered labs with their provider (validate) and the class
+  // against the provider's capacity (see allowPartial), then stores the
   // templates and the cohort in one go. Nothing is written when anything is
-  // wrong (kInvalid with the provider's message) or when dryRun.
+  // wrong (kInvalid with the provider's message, kQuota) or when dryRun.
   Result<ApplyReport> apply(const ApplyRequest& request);
 
   // The actions `up` (wanted = running) or `down` (wanted = absent) would run
@@ -149,6 +162,8 @@ class LabService {
   Result<RunReport> execute(const RunOptions& options, std::vector<PlannedLab> planned,
                             const std::function<bool(const LabRecord&, DesiredState)>& settled);
   Result<LabCredentials> credentialsFor(const LabSpec& spec);
+  // The class against the provider's capacity (checkCohortFits).
+  Status checkCapacity(const RenderedCohort& r, Provider& provider, const std::string& providerName);
 
   Store& store_;
   ProviderRegistry& providers_;
