@@ -2,6 +2,7 @@
 
 #include "docker/docker_provider.h"
 #include "exec/exec_provider.h"
+#include "libvirt/libvirt_provider.h"
 #include "local/local_provider.h"
 
 namespace darasa::providers {
@@ -13,8 +14,12 @@ Status registerBuiltinProviders(ProviderRegistry& registry) {
   s = registry.add("docker", docker::makeDockerProvider,
                    "containers through the Docker Engine API (Docker or Podman)");
   if (!s) return s;
-  return registry.add("podman", docker::makePodmanProvider,
-                      "the docker provider, on Podman's API socket by default");
+  s = registry.add("podman", docker::makePodmanProvider,
+                   "the docker provider, on Podman's API socket by default");
+  if (!s) return s;
+  // Registered whether or not libvirtd runs: usable() says how to start it.
+  return registry.add("libvirt", libvirt::makeLibvirtProviderFromConfig,
+                      "virtual machines through libvirt (QEMU; KVM when usable, else emulation)");
 }
 
 Status registerPluginProviders(ProviderRegistry& registry) {

@@ -8,7 +8,7 @@
 
 namespace darasa::providers {
 
-// Adds "local", "docker" and "podman" (docker on Podman's socket). Fails only if a name is already taken.
+// Adds "local", "docker", "podman" (docker on Podman's socket) and "libvirt" (VMs). Fails only if a name is already taken.
 Status registerBuiltinProviders(ProviderRegistry& registry);
 
 // Adds a provider NAME for every executable darasa-provider-NAME in
