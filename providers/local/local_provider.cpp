@@ -455,7 +455,7 @@ class LocalProvider final : public Provider {
       rec = *recOr;
     } else {
       rec.labId = labId;
-      rec.cgroupName = labId;
+      rec.cgroupName = cgroupNameFor(labId);
       rec.cgroupParent = cgroups_.usable() ? opt_.cgroupParent : "";
     }
     if (pathExists(paths.dir)) {
@@ -723,7 +723,7 @@ class LocalProvider final : public Provider {
     rec->network = spec.network;
     rec->cgroupParent = cgroups_.usable() ? opt_.cgroupParent : "";
     rec->noLimitsReason = cgroups_.usable() ? "" : cgroups_.reason();
-    rec->cgroupName = spec.labId;
+    rec->cgroupName = cgroupNameFor(spec.labId);
     rec->bwrap = opt_.bwrap;
     rec->labBinary = opt_.labBinary;
     rec->dropbear = opt_.dropbear;
@@ -1010,6 +1010,18 @@ class LocalProvider final : public Provider {
       o.detail = "not running: its sandbox ended without a reason (killed, or the machine restarted); start it again";
     }
     return o;
+  }
+
+  // A lab's cgroup under the shared parent: its id plus a tag of this
+  // provider's root, because two states on one host (two daemons, tests
+  // side by side) may use the same lab id, and destroying one lab's cgroup
+  // kills every process in it.
+  std::string cgroupNameFor(const std::string& labId) const {
+    uint32_t h = 2166136261u;  // FNV-1a
+    for (unsigned char c : opt_.root) h = (h ^ c) * 16777619u;
+    char tag[16];
+    std::snprintf(tag, sizeof tag, "%08x", h);
+    return labId + "-" + tag;
   }
 
   std::string name_;

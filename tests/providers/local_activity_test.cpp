@@ -296,7 +296,7 @@ TEST_F(LocalActivityTest, CpuTimeAndMemoryComeFromTheLabsCgroup) {
   ASSERT_TRUE(after);
   EXPECT_GE(after->cpuMillis - before->cpuMillis, 200) << before->cpuMillis << " -> " << after->cpuMillis;
   // The counter is the cgroup's own.
-  auto direct = cg.usage(s.labId);
+  auto direct = cg.usage(readLabRecord(LabPaths(root_ + "/labs/" + s.labId)).value().cgroupName);
   ASSERT_TRUE(direct);
   EXPECT_GE(direct->cpuNanos / 1000000, after->cpuMillis);
 }

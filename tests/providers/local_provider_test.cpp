@@ -452,13 +452,13 @@ TEST_F(LocalProviderTest, MemoryAndPidsLimitsAreInForce) {
   CgroupManager cg = CgroupManager::detect(cgroupParent_);
   if (!cg.usable()) GTEST_SKIP() << "no writable cgroup tree here: " << cg.reason();
   if (cg.version() == CgroupManager::Version::kV1) {
-    EXPECT_EQ(trim(cg.readControl(s.labId, "memory", "memory.limit_in_bytes").value()), std::to_string(64LL << 20));
-    EXPECT_EQ(trim(cg.readControl(s.labId, "cpu", "cpu.cfs_quota_us").value()), "50000");
+    EXPECT_EQ(trim(cg.readControl(record(s.labId).cgroupName, "memory", "memory.limit_in_bytes").value()), std::to_string(64LL << 20));
+    EXPECT_EQ(trim(cg.readControl(record(s.labId).cgroupName, "cpu", "cpu.cfs_quota_us").value()), "50000");
   } else {
-    EXPECT_EQ(trim(cg.readControl(s.labId, "memory", "memory.max").value()), std::to_string(64LL << 20));
-    EXPECT_EQ(trim(cg.readControl(s.labId, "cpu", "cpu.max").value()), "50000 100000");
+    EXPECT_EQ(trim(cg.readControl(record(s.labId).cgroupName, "memory", "memory.max").value()), std::to_string(64LL << 20));
+    EXPECT_EQ(trim(cg.readControl(record(s.labId).cgroupName, "cpu", "cpu.max").value()), "50000 100000");
   }
-  EXPECT_EQ(trim(cg.readControl(s.labId, "pids", "pids.max").value()), "24");
+  EXPECT_EQ(trim(cg.readControl(record(s.labId).cgroupName, "pids", "pids.max").value()), "24");
   auto seen = provider_->inspect(s.labId, Deadline::after(10s));
   EXPECT_NE(seen->detail.find("memory=64Mi"), std::string::npos) << seen->detail;
 
@@ -524,7 +524,7 @@ TEST_F(LocalProviderTest, DestroyLeavesNoProcessPortCgroupOrDirectory) {
   ASSERT_GT(initStart, 0u);
   CgroupManager cg = CgroupManager::detect(cgroupParent_);
   if (cg.usable()) {
-    ASSERT_FALSE(cg.existingDirs(s.labId).empty());
+    ASSERT_FALSE(cg.existingDirs(rec.cgroupName).empty());
   }
   ASSERT_EQ(countTrees(rec), 1);
 
@@ -534,7 +534,7 @@ TEST_F(LocalProviderTest, DestroyLeavesNoProcessPortCgroupOrDirectory) {
   EXPECT_EQ(countUidProcesses(rec.hostUid), 0);
   EXPECT_EQ(countTrees(rec), 0);
   EXPECT_FALSE(portListening(port));
-  EXPECT_TRUE(cg.existingDirs(s.labId).empty());
+  EXPECT_TRUE(cg.existingDirs(rec.cgroupName).empty());
   EXPECT_FALSE(pathExists(labDir(s.labId)));
   EXPECT_FALSE(pathExists(root_ + "/locks/" + s.labId + ".lock"));
   EXPECT_EQ(provider_->inspect(s.labId, Deadline::after(10s)).status().code(), Code::kNotFound);
@@ -738,9 +738,10 @@ TEST_F(LocalProviderTest, ALabThatKeepsDyingIsReportedFailedWithTheReason) {
   EXPECT_EQ(countTrees(record(s.labId)), 0);
   // Its cgroups stay (empty) until the lab is stopped or destroyed.
   CgroupManager cg = CgroupManager::detect(cgroupParent_);
-  EXPECT_TRUE(cg.members(s.labId).empty());
+  const std::string cgroupName = record(s.labId).cgroupName;
+  EXPECT_TRUE(cg.members(cgroupName).empty());
   ASSERT_TRUE(provider_->destroy(s.labId, Deadline::after(30s)).isOk());
-  EXPECT_TRUE(cg.existingDirs(s.labId).empty());
+  EXPECT_TRUE(cg.existingDirs(cgroupName).empty());
 }
 
 TEST_F(LocalProviderTest, TheTraineeCannotKillTheLab) {
