@@ -148,6 +148,8 @@ class Daemon {
     copts.maxAttempts = config_.maxAttempts;
     copts.resync = config_.resync;
     copts.failureBackoff = config_.failureBackoff;
+    copts.capacity = config_.capacity;  // admission control per provider
+    copts.prices = config_.prices;      // cohort budgets
     copts.metrics = &metrics;  // the controller passes events to metrics itself
     copts.events = &logSink;
     Controller controller(*store, registry, clock, copts);

@@ -470,6 +470,16 @@ TickReport Controller::tick() {
       std::lock_guard lk(m.mu);
       for (const auto& lab : labs.value()) m.pushLocked(lab.labId, lab.cohort, t0, "startup: adopt what exists");
     }
+    // Intents a dead process left open (kill -9 between a provider call and
+    // its outcome): the daemon holds the state lock, so nobody else is
+    // mid-call. Their labs are observed again by this tick's reconcile;
+    // the journal says how they ended.
+    if (auto pending = m.store.listPendingOperations()) {
+      for (const auto& op : pending.value())
+        (void)m.store.endOperation(
+            op.id, Status(Code::kUnavailable, "interrupted: the process that began it ended before it finished; "
+                                              "the lab was observed again after the restart"));
+    }
   }
 
   // 1. The schedules.

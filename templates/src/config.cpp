@@ -22,7 +22,7 @@ namespace {
 
 const std::vector<std::string> kTopKeys = {"apiVersion", "kind",     "stateDir", "listen",          "tls",
                                            "tick",       "resync",   "reconcile", "shutdownTimeout", "api",
-                                           "log",        "providers", "plugins"};
+                                           "log",        "providers", "plugins",  "capacity",        "prices"};
 const std::vector<std::string> kLevels = {"debug", "info", "warn", "error"};
 
 std::string resolvePath(const std::string& dir, const std::string& rel) {
@@ -140,6 +140,54 @@ void readReconcile(const Node* n, Diags& d, DaemonConfig* c) {
   if (auto v = getMillis(f.get("failureBackoff"), "reconcile.failureBackoff", d, std::chrono::milliseconds(100),
                          std::chrono::hours(1)))
     c->failureBackoff = *v;
+}
+
+void readCapacity(const Node* n, Diags& d, DaemonConfig* c) {
+  if (!n || !expectMap(*n, "capacity", d)) return;
+  for (const auto& e : n->entries) {
+    std::string path = childPath("capacity", e.key);
+    if (!isProviderName(e.key)) {
+      d.error(e.keyPos, path, "provider name \"" + e.key + "\" is not valid: use lower-case letters, digits and '-'");
+      continue;
+    }
+    if (!expectMap(e.value, path, d)) continue;
+    Fields f(e.value, path, d, {"maxLabs", "cpus", "memory"});
+    ProviderCapacity cap;
+    cap.source = "darasa.yaml";
+    if (auto v = getInt(f.get("maxLabs"), childPath(path, "maxLabs"), d, 1, 1000000)) cap.maxLabs = *v;
+    if (auto v = getCpusField(f.get("cpus"), childPath(path, "cpus"), d)) cap.cpuMillis = *v;
+    if (auto v = getSizeField(f.get("memory"), childPath(path, "memory"), d)) cap.memoryBytes = *v;
+    c->capacity[e.key] = cap;
+  }
+}
+
+void readPrices(const Node* n, Diags& d, DaemonConfig* c) {
+  if (!n || !expectMap(*n, "prices", d)) return;
+  for (const auto& e : n->entries) {
+    std::string path = childPath("prices", e.key);
+    if (!isProviderName(e.key)) {
+      d.error(e.keyPos, path, "provider name \"" + e.key + "\" is not valid: use lower-case letters, digits and '-'");
+      continue;
+    }
+    if (!expectMap(e.value, path, d)) continue;
+    Fields f(e.value, path, d, {"labHour", "cpuHour", "gibHour"});
+    UsagePrices p;
+    auto price = [&](const char* key, int64_t* out) {
+      const Node* v = f.get(key);
+      if (!v) return;
+      auto text = getString(v, childPath(path, key), d);
+      if (!text) return;
+      auto milli = parseDecimalScaled(*text, 1000);
+      if (!milli)
+        d.error(v->pos, childPath(path, key), std::string(key) + " \"" + *text + "\" is not a non-negative decimal price (e.g. 0.05)");
+      else
+        *out = *milli;
+    };
+    price("labHour", &p.perLabHourMilli);
+    price("cpuHour", &p.perCpuHourMilli);
+    price("gibHour", &p.perGibHourMilli);
+    c->prices[e.key] = p;
+  }
 }
 
 void readLog(const Node* n, const std::string& dir, Diags& d, DaemonConfig* c) {
@@ -378,6 +426,8 @@ ConfigLoad parseDaemonConfig(const std::string& displayName, const std::string& 
                          std::chrono::minutes(10)))
     c.shutdownTimeout = *v;
   readReconcile(top.get("reconcile"), d, &c);
+  readCapacity(top.get("capacity"), d, &c);
+  readPrices(top.get("prices"), d, &c);
   readApi(top.get("api"), d, &c);
   readLog(top.get("log"), dir, d, &c);
   readPlugins(top.get("plugins"), dir, options, d, &c);
@@ -428,6 +478,18 @@ ConfigChanges diffDaemonConfig(const DaemonConfig& a, const DaemonConfig& b) {
   if (a.parallelism != b.parallelism || a.callTimeout != b.callTimeout || a.maxAttempts != b.maxAttempts ||
       a.failureBackoff != b.failureBackoff)
     ch.needRestart.push_back("reconcile");
+  auto policyKey = [](const DaemonConfig& x) {
+    std::string k;
+    for (const auto& [n, c] : x.capacity)
+      k += n + ":" + std::to_string(c.maxLabs) + "," + std::to_string(c.cpuMillis) + "," +
+           std::to_string(c.memoryBytes) + ";";
+    k += "|";
+    for (const auto& [n, p] : x.prices)
+      k += n + ":" + std::to_string(p.perLabHourMilli) + "," + std::to_string(p.perCpuHourMilli) + "," +
+           std::to_string(p.perGibHourMilli) + ";";
+    return k;
+  };
+  if (policyKey(a) != policyKey(b)) ch.needRestart.push_back("capacity/prices");
   std::map<std::string, std::string> before, after;
   for (const auto& p : a.plugins) before[p.name] = p.path;
   for (const auto& p : b.plugins) after[p.name] = p.path;

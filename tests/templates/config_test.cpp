@@ -304,3 +304,32 @@ TEST(DaemonConfig, TheExampleLoadsWithoutAProblem) {
 
 }  // namespace
 }  // namespace darasa::templates
+
+namespace darasa::templates {
+namespace {
+
+TEST(DaemonConfigPolicies, CapacityAndPricesPerProvider) {
+  auto l = parseDaemonConfig("d.yaml", kHead +
+                                           "capacity:\n  local: {maxLabs: 40, cpus: 500m, memory: 1.5Gi}\n"
+                                           "prices:\n  docker: {labHour: 0.05, cpuHour: \"2\", gibHour: 0.125}\n");
+  ASSERT_TRUE(l.ok()) << dump(l.diagnostics);
+  const auto& c = *l.config;
+  ASSERT_EQ(c.capacity.count("local"), 1u);
+  EXPECT_EQ(c.capacity.at("local").maxLabs, 40);
+  EXPECT_EQ(c.capacity.at("local").cpuMillis, 500);
+  EXPECT_EQ(c.capacity.at("local").memoryBytes, 1536LL << 20);
+  ASSERT_EQ(c.prices.count("docker"), 1u);
+  EXPECT_EQ(c.prices.at("docker").perLabHourMilli, 50);
+  EXPECT_EQ(c.prices.at("docker").perCpuHourMilli, 2000);
+  EXPECT_EQ(c.prices.at("docker").perGibHourMilli, 125);
+}
+
+TEST(DaemonConfigPolicies, BadCapacityAndPricesAreLocated) {
+  auto bad = parseDaemonConfig("d.yaml", kHead + "capacity:\n  local: {maxLab: 40}\n");
+  expectOneError(bad, 4, 11, "unknown field \"maxLab\"");
+  auto price = parseDaemonConfig("d.yaml", kHead + "prices:\n  local:\n    labHour: cheap\n");
+  expectOneError(price, 5, 14, "labHour \"cheap\" is not a non-negative decimal price");
+}
+
+}  // namespace
+}  // namespace darasa::templates

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "provisioner/provider.h"
+#include "provisioner/usage.h"
 #include "templates/diagnostic.h"
 
 namespace darasa::templates {
@@ -57,6 +59,12 @@ struct DaemonConfig {
   // Per-provider options, handed to the provider's factory as strings
   // (docker: host; libvirt: uri; a plugin: anything it understands).
   std::map<std::string, std::map<std::string, std::string>> providers;
+  // Admission control per provider (`capacity: {local: {maxLabs: 40, cpus: 16,
+  // memory: 20Gi}}`), overriding what the provider reports; and prices per
+  // provider (`prices: {docker: {labHour: 0.05, cpuHour: 0.02, gibHour: 0.01}}`)
+  // for cohort budgets. Changing either needs a restart.
+  std::map<std::string, ProviderCapacity> capacity;
+  std::map<std::string, UsagePrices> prices;
   std::vector<PluginConfig> plugins;
 
   // "127.0.0.1:8440", "[::1]:8440".
