@@ -18,7 +18,7 @@
 #include <thread>
 
 #include "providers/builtin.h"
-#include "provisioner/idle.h"
+#include "provisioner/idle_scan.h"
 #include "provisioner/service.h"
 #include "provisioner/store.h"
 #include "support/command.h"

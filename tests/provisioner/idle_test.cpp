@@ -1,7 +1,7 @@
 // Idle culling's policy (judgeIdle) on hand-made observations, and
 // findIdleLabs over a real SQLite store and a provider that reports scripted
 // activity: which ready labs are idle after their idleTimeout, and why.
-#include "provisioner/idle.h"
+#include "provisioner/idle_scan.h"
 
 #include <gtest/gtest.h>
 

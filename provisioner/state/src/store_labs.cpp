@@ -316,14 +316,6 @@ Status Store::forgetLab(const std::string& labId) {
 
 // ---- operations journal
 
-const char* operationStatusName(OperationStatus s) {
-  switch (s) {
-    case OperationStatus::kPending: return "pending";
-    case OperationStatus::kOk: return "ok";
-    case OperationStatus::kFailed: return "failed";
-  }
-  return "failed";
-}
 
 namespace {
 

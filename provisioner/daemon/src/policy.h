@@ -15,7 +15,7 @@
 #include "provisioner/clock.h"
 #include "provisioner/cohort.h"
 #include "provisioner/controller.h"
-#include "provisioner/idle.h"
+#include "provisioner/idle_scan.h"
 #include "provisioner/provider.h"
 #include "provisioner/schedule.h"
 #include "provisioner/store.h"

@@ -53,21 +53,7 @@ Status checkShape(const TokenRecord& r) {
 
 }  // namespace
 
-const char* tokenRoleName(TokenRole r) {
-  switch (r) {
-    case TokenRole::kAdmin: return "admin";
-    case TokenRole::kInstructor: return "instructor";
-    case TokenRole::kTrainee: return "trainee";
-  }
-  return "trainee";
-}
 
-std::optional<TokenRole> tokenRoleFromName(const std::string& s) {
-  if (s == "admin") return TokenRole::kAdmin;
-  if (s == "instructor") return TokenRole::kInstructor;
-  if (s == "trainee") return TokenRole::kTrainee;
-  return std::nullopt;
-}
 
 Status Store::putToken(const TokenRecord& record, const std::string& secretHash) {
   if (record.id.empty()) return invalidError("a token needs an id");

@@ -1,9 +1,10 @@
 // Idle culling's policy: from what a provider reports about a lab's activity
 // (Provider::activity) decide whether a ready lab has had no activity for
 // its template's idleTimeout (the caller then stops it — never destroys it).
-// judgeIdle is a pure function; findIdleLabs gathers its inputs from the
-// store and the providers. Thread-safe as far as their arguments are (the
-// caller owns the per-lab memory and must not share one map between threads).
+// judgeIdle is a pure function; findIdleLabs (idle_scan.h, in the daemon)
+// gathers its inputs from the store and the providers. Thread-safe as far
+// as its arguments are (the caller owns the per-lab memory and must not
+// share one map between threads).
 #pragma once
 
 #include <chrono>
@@ -15,7 +16,6 @@
 #include "provisioner/clock.h"
 #include "provisioner/provider.h"
 #include "provisioner/status.h"
-#include "provisioner/store.h"
 
 namespace darasa {
 
@@ -81,19 +81,6 @@ struct IdleVerdict {
 // observation; it is left as it was when activity is unknown.
 IdleVerdict judgeIdle(const IdleLab& lab, const Result<LabActivity>& observed, Clock::TimePoint now,
                       std::optional<ActivityMemory>* memory, const IdlePolicy& policy = {});
-
-// The verdicts for every ready lab of `cohort` ("" = every cohort) whose
-// desired state is running, in the store's order (cohort, lab id): reads
-// the labs and their stored specs (idleTimeout, port names) from the store,
-// asks each lab's provider for its activity and judges it. `memory` (may be
-// null) maps lab ids to what judgeIdle remembers; entries of this cohort's
-// labs that are not ready any more are dropped (a lab that starts again
-// starts afresh). Errors: the store's (kNotFound for an unknown cohort). A
-// provider that cannot be made or fails for one lab gives that lab a
-// not-measured verdict, not an error.
-Result<std::vector<IdleVerdict>> findIdleLabs(Store& store, ProviderRegistry& providers, const std::string& cohort,
-                                              Clock::TimePoint now, std::map<std::string, ActivityMemory>* memory,
-                                              const IdlePolicy& policy = {});
 
 // "45s", "30m", "1h5m", "2d3h": the idle-time form people read.
 std::string formatIdleDuration(std::chrono::seconds d);

@@ -13,24 +13,10 @@
 #include <vector>
 
 #include "provisioner/clock.h"
+#include "provisioner/records.h"
 
 namespace darasa {
 
-// One interval of one lab in one state. Times are Unix seconds; endedAt 0
-// while the interval is still open (the lab is in that state now).
-struct UsageInterval {
-  int64_t id = 0;
-  std::string labId;
-  std::string cohort;
-  std::string trainee;
-  std::string provider;
-  bool running = true;  // false: stopped (kept, not billed for CPU/memory)
-  int64_t startedAt = 0;
-  int64_t endedAt = 0;
-  int64_t cpuMillis = 0;    // resources the lab held while running
-  int64_t memoryBytes = 0;
-  bool operator==(const UsageInterval&) const = default;
-};
 
 // Prices per unit (thousandths of the currency unit, so that sums are exact).
 struct UsagePrices {
