@@ -56,6 +56,7 @@
 
 #include "local/common/cgroups.h"
 #include "provisioner/clock.h"
+#include "provisioner/install_paths.h"
 #include "local/common/lab_record.h"
 #include "local/common/sys_util.h"
 #include "local/common/tcp_table.h"
@@ -108,13 +109,6 @@ int64_t memTotalBytes() {
 std::string dirName(const std::string& p) {
   auto slash = p.rfind('/');
   return slash == std::string::npos ? "." : p.substr(0, slash);
-}
-
-std::string selfExeDir() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "";
-  return dirName(std::string(buf, static_cast<size_t>(n)));
 }
 
 bool isPortName(const std::string& s) {
@@ -1079,10 +1073,7 @@ Result<std::unique_ptr<Provider>> makeLocalProvider(const ProviderConfig& config
   opt.labBinary = get("labBinary");
   if (opt.labBinary.empty())
     if (const char* env = std::getenv("DARASA_LAB_BINARY")) opt.labBinary = env;
-  if (opt.labBinary.empty()) {
-    std::string sibling = selfExeDir() + "/darasa-lab";
-    opt.labBinary = ::access(sibling.c_str(), X_OK) == 0 ? sibling : DARASA_LAB_BINARY;
-  }
+  if (opt.labBinary.empty()) opt.labBinary = install::helperPath("darasa-lab", DARASA_LAB_BINARY).string();
   opt.bwrap = get("bwrap").empty() ? findExecutable("bwrap") : get("bwrap");
   opt.dropbear = get("dropbear").empty() ? findExecutable("dropbear") : get("dropbear");
   if (sodium_init() < 0) return internalError("libsodium cannot be initialised");

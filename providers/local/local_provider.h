@@ -7,8 +7,9 @@
 // Options (ProviderConfig.options; all optional):
 //   root         where labs live; default <stateDir>/local
 //   labBinary    the darasa-lab helper; default $DARASA_LAB_BINARY, then
-//                darasa-lab next to the running executable, then the one
-//                this build made
+//                darasa-lab next to the running executable, then the
+//                installed one (<prefix>/libexec/darasa), then the one this
+//                build made (install::helperPath)
 //   bwrap, dropbear  paths; default: found in PATH
 //   cgroups      auto | off (default auto: limits where the tree is writable)
 //   cgroupParent group the labs' groups go under; default "darasa"
