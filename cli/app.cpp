@@ -2,7 +2,6 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
@@ -42,15 +41,7 @@ int run(int argc, char** argv) {
     spdlog::set_level(globals.verbose ? spdlog::level::debug : spdlog::level::warn);
   });
 
-  std::string versionOutput = "text";
-  auto* version = app.add_subcommand("version", "Print darasa's version");
-  version->add_option("-o,--output", versionOutput, "text or json")->check(CLI::IsMember({"text", "json"}));
-  version->callback([&] {
-    if (versionOutput == "json")
-      std::cout << nlohmann::json{{"version", DARASA_VERSION}}.dump() << "\n";
-    else
-      std::cout << "darasa " << DARASA_VERSION << "\n";
-  });
+  addPackageCommands(app, ctx, &rc);  // version, completion (cmd_version.cpp)
   addFileCommands(app, ctx, &rc);
   addLabCommands(app, ctx, &rc);
   addServeCommands(app, ctx, &rc);

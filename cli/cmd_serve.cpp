@@ -26,6 +26,7 @@
 #include "commands.h"
 #include "context.h"
 #include "log.h"
+#include "systemd_notify.h"
 #include "providers/builtin.h"
 #include "provisioner/api.h"
 #include "provisioner/controller.h"
@@ -206,6 +207,7 @@ class Daemon {
                                        {"pid", static_cast<int64_t>(::getpid())},
                                        {"providers", registry.names()}});
     std::cout << "darasa serve: listening on " << url << std::endl;
+    notifySystemd("READY=1\nSTATUS=listening on " + url);  // Type=notify (packaging/darasa.service)
 
     controller_ = &controller;
     api_ = &api;
@@ -294,7 +296,9 @@ class Daemon {
       unsigned char signo = 0;
       if (::read(fd, &signo, 1) != 1) continue;
       if (signo == SIGHUP) {
+        notifySystemd("RELOADING=1");
         reload();
+        notifySystemd("READY=1");
       } else if (!stopping_.exchange(true)) {
         // The shutdown thread waits for the tick, so that this one can still
         // read a second signal.
@@ -314,6 +318,7 @@ class Daemon {
   // Stops taking work, lets the tick in progress finish within the
   // shutdown timeout, then abandons what is still in flight.
   void shutdown(int signo) {
+    notifySystemd("STOPPING=1");
     auto timeout = shutdownTimeout_.load();
     log_.info("stop requested", {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"},
                                  {"shutdownTimeoutMs", static_cast<int64_t>(timeout.count())}});
@@ -385,6 +390,7 @@ class Daemon {
 };
 
 int runServe(Context& ctx, const ServeOptions& o) {
+  takeNotifySocket();  // before any thread: labs and plugins must not inherit it
   auto config = readConfig(o.config, std::cerr);
   if (!config) {
     std::cerr << "darasa: error: " << o.config << " has errors; not started\n";

@@ -16,5 +16,6 @@ void addScheduleCommands(CLI::App& app, Context& ctx, int* rc);  // schedule
 
 void addServeCommands(CLI::App& app, Context& ctx, int* rc);  // serve (the daemon)
 void addTokenCommands(CLI::App& app, Context& ctx, int* rc);  // token create|list|revoke
+void addPackageCommands(CLI::App& app, Context& ctx, int* rc);  // version, completion (+ hidden __complete, __man)
 
 }  // namespace darasa::cli

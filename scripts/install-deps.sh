@@ -20,6 +20,10 @@ PACKAGES=(
   # KVM), qemu-img for overlays, genisoimage for NoCloud seeds, cpio for the
   # example guest's initramfs (see ../shared/ENGINES.md)
   qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients libvirt-dev genisoimage cpio
+  # the Debian package and its test (tests/package): cpack's dpkg-shlibdeps
+  # needs file; lintian, man pages (man-db), the unit check (systemd's
+  # systemd-analyze), and the shells whose completion scripts are tested
+  dpkg-dev file lintian man-db systemd zsh
 )
 
 missing=()
