@@ -124,7 +124,9 @@ namespace api_detail {
 ApiResponse jsonResponse(int status, const json& body) {
   ApiResponse r;
   r.status = status;
-  r.body = body.dump();
+  // Strings from the request (a path, a name) may not be UTF-8: replaced,
+  // never thrown (a request for /api/v1/%FF ended the daemon; found by fuzzing).
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   return r;
 }
 
