@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -23,6 +24,17 @@ using LocalSeconds = date::local_seconds;
 using SysSeconds = date::sys_seconds;
 
 constexpr size_t kMaxOccurrences = 10000;
+
+// Clock::TimePoint counts nanoseconds in 64 bits (the years 1678 to 2262):
+// an occurrence outside these years is refused, never converted (a DTSTART
+// in the year 1013 overflowed; found by fuzzing).
+constexpr int kFirstYear = 1970, kLastYear = 2200;
+std::optional<std::string> outOfRange(SysSeconds t, const std::string& what) {
+  auto y = date::year_month_day(date::floor<date::days>(t)).year();
+  if (y >= date::year(kFirstYear) && y <= date::year(kLastYear)) return std::nullopt;
+  return what + " falls in the year " + std::to_string(static_cast<int>(y)) + ", outside " +
+         std::to_string(kFirstYear) + " to " + std::to_string(kLastYear);
+}
 
 // nullptr for "" (UTC) and for an unknown name: callers decide which is an error.
 const date::time_zone* findZone(const std::string& tz) {
@@ -186,6 +198,8 @@ Result<std::vector<SessionOccurrence>> expandSessions(const CohortSpec& cohort, 
     }
     for (LocalSeconds l : starts) {
       if (skip.count(l)) continue;
+      for (SysSeconds t : {localToSys(zone, l), localToSys(zone, l + length)})
+        if (auto why = outOfRange(t, name)) return invalidError(*why);
       SessionOccurrence o;
       o.start = localToSys(zone, l);
       // The session keeps its wall-clock length: 09:00-12:00 stays that on a
@@ -370,6 +384,8 @@ Result<std::vector<SessionOccurrence>> expandIcal(const CohortSpec& cohort, cons
       endLocal.local = l + nominalDays;
       SysSeconds e = endLocal.sys() + exactLength.value_or(seconds(0));
       if (e <= s) e = s + seconds(1);
+      for (SysSeconds t : {s, e})
+        if (auto why = outOfRange(t, label)) return invalidError(*why);
       SessionOccurrence o;
       o.start = s;
       o.end = e;
