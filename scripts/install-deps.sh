@@ -24,6 +24,8 @@ PACKAGES=(
   # needs file; lintian, man pages (man-db), the unit check (systemd's
   # systemd-analyze), and the shells whose completion scripts are tested
   dpkg-dev file lintian man-db systemd zsh
+  # the fuzz targets (scripts/fuzz.sh): clang with libFuzzer and its sanitizer runtimes
+  clang-15 libfuzzer-15-dev
 )
 
 missing=()
