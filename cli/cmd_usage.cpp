@@ -7,11 +7,10 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "client.h"
 #include "commands.h"
-#include "context.h"
-#include "provisioner/cohort.h"
-#include "provisioner/schedule.h"
-#include "provisioner/usage.h"
+#include "provisioner/units.h"
+#include "provisioner/wire.h"
 #include "templates/units.h"
 
 namespace darasa::cli {
@@ -32,23 +31,6 @@ std::string fixed(double v, int decimals = 2) {
   return buf;
 }
 
-std::string money(int64_t milli) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(milli / 1000),
-                static_cast<long long>(milli % 1000));
-  return buf;
-}
-
-json totalsJson(const UsageTotals& t, bool priced) {
-  json j = {{"labSeconds", t.labSeconds},
-            {"labHours", t.labHours()},
-            {"stoppedSeconds", t.stoppedSeconds},
-            {"cpuHours", t.cpuHours()},
-            {"memoryGibHours", t.memoryGibHours()}};
-  if (priced) j["cost"] = money(t.costMilli);
-  return j;
-}
-
 Result<int64_t> priceMilli(const std::string& text, const std::string& flag) {
   if (text.empty()) return int64_t{0};
   auto v = templates::parseDecimalScaled(text, 1000);
@@ -56,7 +38,7 @@ Result<int64_t> priceMilli(const std::string& text, const std::string& flag) {
   return *v;
 }
 
-int runUsage(Context& ctx, const UsageOptions& o) {
+int runUsage(Context& ctx, Client& client, const UsageOptions& o) {
   Format format = Format::kTable;
   bool svg = o.output == "svg";
   if (!svg && !parseFormat(o.output, &format))
@@ -71,44 +53,11 @@ int runUsage(Context& ctx, const UsageOptions& o) {
   prices.perCpuHourMilli = cpu.value();
   prices.perGibHourMilli = gib.value();
 
-  auto store = ctx.openStore(OpenMode::kMustExist);
-  if (!store) return fail(store.status());
-  auto record = store.value()->getCohort(o.cohort);
-  if (!record) return fail(record.status());
-  CohortSpec spec;
-  try {
-    spec = json::parse(record->specJson).get<CohortSpec>();
-  } catch (const std::exception& e) {
-    return fail(internalError("cohort " + o.cohort + ": stored spec does not read back: " + e.what()));
-  }
-  auto now = std::chrono::system_clock::now();
-  int64_t from = record->createdAt, to = toUnixSeconds(now);
-  if (!o.from.empty()) {
-    auto t = parseTimeInZone(o.from, spec.timezone);
-    if (!t) return fail(t.status().withContext("--from"));
-    from = toUnixSeconds(t.value());
-  }
-  if (!o.to.empty()) {
-    auto t = parseTimeInZone(o.to, spec.timezone);
-    if (!t) return fail(t.status().withContext("--to"));
-    to = std::min(to, toUnixSeconds(t.value()));
-  }
-  // A cohort applied this very second has an empty default period: nothing
-  // was used yet. An empty period asked for is a mistake.
-  if (to <= from) {
-    if (o.from.empty() && o.to.empty())
-      to = from;
-    else
-      return fail(invalidError("the period is empty: --to must be after --from (and not before the cohort was applied)"));
-  }
-  auto intervals = store.value()->listUsage(o.cohort, from, to);
-  if (!intervals) return fail(intervals.status());
-  UsageReport report = computeUsage(intervals.value(), o.cohort, spec.timezone, from, to, prices);
-  auto trainees = store.value()->listTrainees(o.cohort);
-  if (!trainees) return fail(trainees.status());
-  // Everyone on the roster is listed, with zeros when they never ran a lab.
-  for (const auto& t : trainees.value()) report.byTrainee[t.id];
-  bool priced = prices.any();
+  auto view = client.usage(o.cohort, UsageQuery{{o.from, o.to}, prices});
+  if (!view) return fail(view.status());
+  const UsageReport& report = view->report;
+  const bool priced = view->priced;
+  const bool quota = view->quotaSeconds > 0;
 
   if (svg) {
     std::string text = usageSvg(report);
@@ -122,32 +71,8 @@ int runUsage(Context& ctx, const UsageOptions& o) {
     }
     return kExitOk;
   }
-  auto quotaText = [&](const std::string& trainee) -> std::string {
-    if (spec.quota.labSeconds <= 0) return "";
-    int64_t used = runningSeconds(intervals.value(), trainee, to);
-    return formatDuration(std::chrono::seconds(used)) + " of " +
-           formatDuration(std::chrono::seconds(spec.quota.labSeconds)) + " (" +
-           std::to_string(used * 100 / spec.quota.labSeconds) + "%)";
-  };
   if (format == Format::kJson) {
-    json out = {{"cohort", o.cohort},
-                {"timezone", report.timezone.empty() ? "UTC" : report.timezone},
-                {"from", formatUtc(Clock::TimePoint(std::chrono::seconds(from)))},
-                {"to", formatUtc(Clock::TimePoint(std::chrono::seconds(to)))},
-                {"total", totalsJson(report.total, priced)}};
-    json ts = json::array();
-    for (const auto& [id, totals] : report.byTrainee) {
-      json days = json::object();
-      for (const auto& [day, t] : report.byTraineeDay[id]) days[day] = totalsJson(t, priced);
-      json tj = {{"trainee", id}, {"total", totalsJson(totals, priced)}, {"days", days}};
-      if (spec.quota.labSeconds > 0) tj["labHoursQuota"] = quotaText(id);
-      ts.push_back(tj);
-    }
-    out["trainees"] = ts;
-    json days = json::object();
-    for (const auto& [day, t] : report.byDay) days[day] = totalsJson(t, priced);
-    out["days"] = days;
-    std::cout << out.dump(2) << "\n";
+    std::cout << json(view.value()).dump(2) << "\n";
     return kExitOk;
   }
   if (format == Format::kCsv) {
@@ -158,7 +83,7 @@ int runUsage(Context& ctx, const UsageOptions& o) {
       for (const auto& [day, u] : days) {
         std::vector<std::string> row = {id, day, std::to_string(u.labSeconds), fixed(u.labHours(), 4),
                                         fixed(u.cpuHours(), 4), fixed(u.memoryGibHours(), 4)};
-        if (priced) row.push_back(money(u.costMilli));
+        if (priced) row.push_back(formatMoney(u.costMilli));
         t.addRow(row);
       }
     }
@@ -166,19 +91,27 @@ int runUsage(Context& ctx, const UsageOptions& o) {
     return kExitOk;
   }
   std::vector<std::string> cols = {"TRAINEE", "LAB-HOURS", "CPU-HOURS", "GIB-HOURS"};
-  if (spec.quota.labSeconds > 0) cols.push_back("QUOTA");
+  if (quota) cols.push_back("QUOTA");
   if (priced) cols.push_back("COST");
   Table byTrainee(cols);
-  auto row = [&](const std::string& name, const UsageTotals& u, const std::string& quota) {
+  auto row = [&](const std::string& name, const UsageTotals& u, const std::string& quotaText) {
     std::vector<std::string> r = {name, fixed(u.labHours()), fixed(u.cpuHours()), fixed(u.memoryGibHours())};
-    if (spec.quota.labSeconds > 0) r.push_back(quota);
-    if (priced) r.push_back(money(u.costMilli));
+    if (quota) r.push_back(quotaText);
+    if (priced) r.push_back(formatMoney(u.costMilli));
     return r;
   };
-  for (const auto& [id, u] : report.byTrainee) byTrainee.addRow(row(id, u, quotaText(id)));
+  for (const auto& [id, u] : report.byTrainee) {
+    auto used = view->quotaUsed.find(id);
+    int64_t seconds = used == view->quotaUsed.end() ? 0 : used->second;
+    byTrainee.addRow(row(id, u, quota ? formatDuration(std::chrono::seconds(seconds)) + " of " +
+                                            formatDuration(std::chrono::seconds(view->quotaSeconds)) + " (" +
+                                            std::to_string(seconds * 100 / view->quotaSeconds) + "%)"
+                                      : ""));
+  }
   byTrainee.addRow(row("total", report.total, ""));
-  std::cout << "Usage of cohort " << o.cohort << " from " << formatInZone(Clock::TimePoint(std::chrono::seconds(from)), spec.timezone)
-            << " to " << formatInZone(Clock::TimePoint(std::chrono::seconds(to)), spec.timezone) << "\n\n";
+  std::cout << "Usage of cohort " << o.cohort << " from "
+            << formatInZone(Clock::TimePoint(std::chrono::seconds(report.from)), report.timezone) << " to "
+            << formatInZone(Clock::TimePoint(std::chrono::seconds(report.to)), report.timezone) << "\n\n";
   byTrainee.printText(std::cout);
   if (!report.byDay.empty()) {
     std::cout << "\n";
@@ -188,7 +121,7 @@ int runUsage(Context& ctx, const UsageOptions& o) {
     Table byDay(dcols);
     for (const auto& [day, u] : report.byDay) {
       std::vector<std::string> r = {day, fixed(u.labHours()), fixed(u.cpuHours()), fixed(u.memoryGibHours())};
-      if (priced) r.push_back(money(u.costMilli));
+      if (priced) r.push_back(formatMoney(u.costMilli));
       byDay.addRow(r);
     }
     byDay.printText(std::cout);
@@ -215,7 +148,7 @@ void addUsageCommands(CLI::App& app, Context& ctx, int* rc) {
   cmd->add_option("--price-lab-hour", o->priceLabHour, "price of one lab-hour, for the COST column (e.g. 0.05)");
   cmd->add_option("--price-cpu-hour", o->priceCpuHour, "price of one CPU-hour");
   cmd->add_option("--price-gib-hour", o->priceGibHour, "price of one GiB-hour of memory");
-  cmd->callback([&ctx, rc, o] { *rc = runUsage(ctx, *o); });
+  cmd->callback([&ctx, rc, o] { *rc = withClient(ctx, [&](Client& c) { return runUsage(ctx, c, *o); }); });
 }
 
 }  // namespace darasa::cli

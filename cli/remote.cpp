@@ -54,6 +54,7 @@ std::string urlSegment(const std::string& s) {
 Status statusFromHttp(long httpStatus, const std::string& body) {
   std::string message;
   json j = json::parse(body, nullptr, false);
+  if (j.is_discarded()) j = nullptr;
   if (j.is_object() && j.contains("error")) {
     const json& e = j["error"];
     if (e.is_object()) {
@@ -74,6 +75,12 @@ Status statusFromHttp(long httpStatus, const std::string& body) {
     }
   }
   if (message.empty()) message = body.size() > 200 ? body.substr(0, 200) + "..." : body;
+  // The daemon says what kind of error it is: trust that over the HTTP status
+  // (409 is both a conflict and a quota refusal). Codes of the HTTP layer
+  // only ("unauthenticated", "too-large") fall through to the status.
+  if (j.is_object() && j.contains("error") && j["error"].is_object())
+    if (auto code = codeFromName(j["error"].value("code", "")); code && *code != Code::kOk && httpStatus != 401)
+      return Status(*code, message);
   std::string prefix = "the server answered " + std::to_string(httpStatus);
   switch (httpStatus) {
     case 400:

@@ -34,9 +34,11 @@ class Remote {
   Remote& operator=(const Remote&) = delete;
 
   // One request. A 2xx answer's body as JSON (null for an empty body).
-  // Error answers become a Status with the server's message: 400/413/422
-  // kInvalid, 401 kDenied (saying to check $DARASA_TOKEN), 403 kDenied,
-  // 404 kNotFound, 409 kConflict, 503 kUnavailable, others kInternal.
+  // Error answers become a Status with the server's message and the code
+  // its body names ({"error": {"code": "quota", ...}}); without one, from
+  // the HTTP status: 400/413/422 kInvalid, 401 kDenied (saying to check
+  // $DARASA_TOKEN), 403 kDenied, 404 kNotFound, 409 kConflict, 503
+  // kUnavailable, others kInternal.
   // Transport errors: kUnavailable ("cannot reach the darasa server at
   // ..."), kTimeout.
   Result<nlohmann::json> get(const std::string& path, std::vector<std::pair<std::string, std::string>> query = {});

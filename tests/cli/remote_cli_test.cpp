@@ -185,9 +185,9 @@ TEST_F(RemoteCli, ProblemsAreSaidClearly) {
   EXPECT_EQ(badUrl.exitCode, 2) << badUrl.err;
 
   // Commands of the local state say so instead of doing something else.
-  auto plan = remote({"plan", "remote"});
-  EXPECT_EQ(plan.exitCode, 2);
-  EXPECT_NE(plan.err.find("local state only"), std::string::npos) << plan.err;
+  auto gc = remote({"gc", "--dry-run"});
+  EXPECT_EQ(gc.exitCode, 2);
+  EXPECT_NE(gc.err.find("local state only"), std::string::npos) << gc.err;
 
   // A mistake in a file sent to the server is located in that file.
   std::string bad = std::string(kCohort);

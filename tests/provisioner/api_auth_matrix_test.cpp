@@ -132,6 +132,7 @@ std::vector<RouteCase> routeCases() {
       {"GET", "/api/v1/cohorts/{cohort}/labs", Rule::kCohortManager, 200, cohorts("/labs")},
       {"GET", "/api/v1/cohorts/{cohort}/credentials", Rule::kCohortManager, 200, cohorts("/credentials")},
       {"GET", "/api/v1/cohorts/{cohort}/usage", Rule::kCohortManager, 200, cohorts("/usage")},
+      {"GET", "/api/v1/cohorts/{cohort}/plan", Rule::kCohortManager, 200, cohorts("/plan")},
       {"GET", "/api/v1/labs", Rule::kAnyToken, 200, at(none, "/api/v1/labs")},
       {"GET", "/api/v1/labs/{lab}", Rule::kLabOwner, 200, labs("")},
       {"DELETE", "/api/v1/labs/{lab}", Rule::kLabManager, 202, labs("")},

@@ -201,6 +201,7 @@ const std::set<std::string> kPromised = {
     "GET /api/v1/cohorts/{cohort}/labs",
     "GET /api/v1/cohorts/{cohort}/credentials",
     "GET /api/v1/cohorts/{cohort}/usage",
+    "GET /api/v1/cohorts/{cohort}/plan",
     "GET /api/v1/labs",
     "GET /api/v1/labs/{lab}",
     "DELETE /api/v1/labs/{lab}",

@@ -226,14 +226,14 @@ TEST_F(LabServiceTest, PlanShowsWhatUpAndDownWouldDo) {
   apply(cohortOf("c", 2));
   auto up = service_->plan(run("c"), DesiredState::kRunning);
   ASSERT_TRUE(up);
-  ASSERT_EQ(up->size(), 2u);
-  EXPECT_EQ(up->front().kind, ActionKind::kCreate);
+  ASSERT_EQ(up->actions.size(), 2u);
+  EXPECT_EQ(up->actions.front().kind, ActionKind::kCreate);
   EXPECT_EQ(fake_->labs().size(), 0u) << "plan does nothing";
   ASSERT_TRUE(service_->up(run("c")));
   auto down = service_->plan(run("c"), DesiredState::kAbsent);
   ASSERT_TRUE(down);
-  ASSERT_EQ(down->size(), 2u);
-  EXPECT_EQ(down->front().kind, ActionKind::kDestroy);
+  ASSERT_EQ(down->actions.size(), 2u);
+  EXPECT_EQ(down->actions.front().kind, ActionKind::kDestroy);
 }
 
 }  // namespace

@@ -88,7 +88,13 @@ json schemas() {
                   {"endpoints", arrayOf(ref("Endpoint"))},
                   {"readyAt", time()},
                   {"updatedAt", time()},
-                  {"error", {{"type", "object"}, {"nullable", true}}}},
+                  {"error", {{"type", "object"}, {"nullable", true}}},
+                  {"queue", {{"type", "object"},
+                             {"nullable", true},
+                             {"description", "waiting for capacity: position, reason, since, eta"},
+                             {"properties", {{"position", integer()}, {"reason", str()}, {"since", time()}, {"eta", time()}}}}},
+                  {"stopReason", {{"type", "string"}, {"description", "why the daemon stopped the lab (quota, idle); \"\" otherwise"}}},
+                  {"lastActiveAt", time()}},
                  {"lab", "cohort", "trainee", "state", "desired"});
   s["LabList"] = arrayOf(ref("Lab"));
   s["Credentials"] = obj({{"lab", str()},
@@ -108,6 +114,7 @@ json schemas() {
   s["CredentialsList"] = arrayOf(ref("Credentials"));
   s["Schedule"] = obj({{"cohort", str()},
                        {"timezone", str()},
+                       {"hasSchedule", boolean()},
                        {"now", str()},
                        {"from", str()},
                        {"to", nullableStr()},
@@ -124,8 +131,12 @@ json schemas() {
   json totals = obj({{"labSeconds", integer()},
                      {"labHours", {{"type", "number"}}},
                      {"stoppedSeconds", integer()},
+                     {"cpuMilliSeconds", integer()},
                      {"cpuHours", {{"type", "number"}}},
-                     {"memoryGibHours", {{"type", "number"}}}},
+                     {"memoryMibSeconds", integer()},
+                     {"memoryGibHours", {{"type", "number"}}},
+                     {"costMilli", {{"type", "integer"}, {"description", "with prices: thousandths of the currency unit"}}},
+                     {"cost", {{"type", "string"}, {"description", "with prices: \"12.345\""}}}},
                     {"labSeconds", "stoppedSeconds"});
   s["UsageTotals"] = totals;
   json byDay = {{"type", "object"}, {"additionalProperties", ref("UsageTotals")}};
@@ -133,8 +144,14 @@ json schemas() {
                     {"timezone", str()},
                     {"from", time()},
                     {"to", time()},
+                    {"priced", boolean()},
+                    {"quotaSeconds", {{"type", "integer"}, {"description", "lab-hours quota per trainee, seconds; 0 = none"}}},
                     {"total", ref("UsageTotals")},
-                    {"trainees", arrayOf(obj({{"trainee", str()}, {"total", ref("UsageTotals")}, {"days", byDay}},
+                    {"trainees", arrayOf(obj({{"trainee", str()},
+                                              {"total", ref("UsageTotals")},
+                                              {"days", byDay},
+                                              {"quotaUsedSeconds", integer()},
+                                              {"labHoursQuota", str()}},
                                              {"trainee", "total"}))},
                     {"days", byDay},
                     {"labs", arrayOf(obj({{"lab", str()},
@@ -144,6 +161,10 @@ json schemas() {
                                           {"labSeconds", integer()}},
                                          {"lab", "labSeconds"}))}},
                    {"cohort", "total", "trainees", "labs"});
+  s["Plan"] = obj({{"cohort", str()},
+                   {"wanted", {{"type", "string"}, {"enum", {"running", "absent"}}}},
+                   {"actions", arrayOf(obj({{"action", str()}, {"lab", str()}, {"reason", str()}}, {"action", "lab"}))}},
+                  {"cohort", "actions"});
   s["Token"] = obj({{"id", str()},
                     {"role", {{"type", "string"}, {"enum", {"admin", "instructor", "trainee"}}}},
                     {"cohort", nullableStr()},

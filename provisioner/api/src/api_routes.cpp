@@ -22,6 +22,7 @@
 #include "provisioner/schedule.h"
 #include "provisioner/service.h"
 #include "provisioner/usage.h"
+#include "provisioner/wire.h"
 
 namespace darasa {
 
@@ -79,7 +80,10 @@ std::optional<ApiResponse> needController(const Call& c) {
 ApiResponse notFound(const std::string& what) { return errorResponse(404, "not-found", "no " + what); }
 
 // Errors of the store or the controller about a named thing: not-found gets
-// our own message (the store's lists every name it knows).
+// our own message (the store's lists every name it knows). LabService's
+// read views name only what was asked for (service.h): their errors are
+// passed on as they are, so that `darasa ... --server` says what the local
+// command says.
 ApiResponse failure(const Status& s, const std::string& what) {
   if (s.code() == Code::kNotFound) return notFound(what);
   return statusResponse(s);
@@ -87,87 +91,11 @@ ApiResponse failure(const Status& s, const std::string& what) {
 
 // ---------------------------------------------------------------- JSON
 
-json timeJson(int64_t unixSeconds) {
-  if (unixSeconds == 0) return nullptr;
-  return formatUtc(Clock::TimePoint(std::chrono::seconds(unixSeconds)));
-}
-
-json errorJson(const Status& s) {
-  if (s.isOk()) return nullptr;
-  return {{"code", codeName(s.code())}, {"message", s.message()}};
-}
-
-json endpointsJson(const std::string& text) {
-  try {
-    json j = json::parse(text);
-    if (j.is_array()) return j;
-  } catch (const std::exception&) {
-  }
-  return json::array();
-}
-
-// A lab without secrets. name: the trainee's name when the caller looked it up.
-json labJson(const LabRecord& lab, const std::string* name = nullptr) {
-  json j = {{"lab", lab.labId},
-            {"cohort", lab.cohort},
-            {"trainee", lab.trainee},
-            {"state", labPhaseName(lab.phase)},
-            {"desired", desiredStateName(lab.desired)},
-            {"removed", lab.removed},
-            {"provider", lab.provider},
-            {"resourceId", lab.resourceId},
-            {"generation", lab.generation},
-            {"observedGeneration", lab.observedGeneration},
-            {"endpoints", endpointsJson(lab.endpointsJson)},
-            {"readyAt", timeJson(lab.readyAt)},
-            {"updatedAt", timeJson(lab.updatedAt)},
-            {"error", errorJson(lab.lastError)}};
-  j.update(labPolicyJson(lab));
-  if (name) j["name"] = *name;
-  return j;
-}
-
-json credentialsJson(const CredentialView& v) {
-  json j = {{"lab", v.labId},
-            {"cohort", v.cohort},
-            {"trainee", v.trainee.id},
-            {"name", v.trainee.name},
-            {"email", v.trainee.email},
-            {"state", labPhaseName(v.phase)},
-            {"endpoints", v.endpoints},
-            {"issued", v.issued}};
-  if (!v.issued) return j;
-  j["user"] = v.credentials.user;
-  j["password"] = v.credentials.password.reveal();
-  j["privateKey"] = v.credentials.privateKey.reveal();
-  j["publicKey"] = v.credentials.publicKey;
-  for (const auto& e : v.endpoints)
-    if (e.name == "ssh") j["ssh"] = "ssh -p " + std::to_string(e.port) + " " + v.credentials.user + "@" + e.host;
-  return j;
-}
-
-json tokenJson(const TokenRecord& t, int64_t now) {
-  std::string state = t.revokedAt ? "revoked" : (t.expiresAt && now >= t.expiresAt) ? "expired" : "active";
-  json j = {{"id", t.id},
-            {"role", tokenRoleName(t.role)},
-            {"cohort", t.cohort.empty() ? json(nullptr) : json(t.cohort)},
-            {"trainee", t.trainee.empty() ? json(nullptr) : json(t.trainee)},
-            {"name", t.name},
-            {"state", state},
-            {"createdAt", timeJson(t.createdAt)},
-            {"expiresAt", timeJson(t.expiresAt)},
-            {"revokedAt", timeJson(t.revokedAt)},
-            {"lastUsedAt", timeJson(t.lastUsedAt)}};
-  return j;
-}
-
 json cohortJson(const CohortRecord& c) {
   return {{"name", c.name},         {"generation", c.generation},   {"template", c.templateName},
           {"templateHash", c.snapshotHash}, {"provider", c.provider},  {"createdAt", timeJson(c.createdAt)},
           {"updatedAt", timeJson(c.updatedAt)}};
 }
-
-int64_t nowOf(const Call& c) { return toUnixSeconds(c.api.clock.now()); }
 
 LabService service(Call& c) { return LabService(c.api.store, c.api.providers, c.api.clock, c.who.actor()); }
 
@@ -176,12 +104,26 @@ bool queryFlag(const Call& c, const std::string& name) {
   return it != c.request.query.end() && (it->second.empty() || it->second == "true" || it->second == "1");
 }
 
-// Labs with the trainees' names, as LabService::status gives them.
-json labList(const std::vector<LabStatus>& labs) {
-  json out = json::array();
-  for (const auto& s : labs) out.push_back(labJson(s.lab, &s.trainee.name));
+std::string queryValue(const Call& c, const std::string& name) {
+  auto it = c.request.query.find(name);
+  return it == c.request.query.end() ? std::string() : it->second;
+}
+
+// "a,b,c" → {"a", "b", "c"} (empty items dropped).
+std::vector<std::string> listQuery(const Call& c, const std::string& name) {
+  std::vector<std::string> out;
+  const std::string text = queryValue(c, name);
+  for (size_t start = 0; start < text.size();) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
   return out;
 }
+
+TimeWindow windowOf(const Call& c) { return {queryValue(c, "from"), queryValue(c, "to")}; }
 
 // ---------------------------------------------------------------- public
 
@@ -274,21 +216,7 @@ ApiResponse applyCohort(Call& c) {
   }
   const ApplyOutcome& o = report->outcome;
   if (!request.dryRun && o.changed && c.api.controller) c.api.controller->wake(name, {}, "api: apply");
-  json j = {{"cohort", name},
-            {"dryRun", request.dryRun},
-            {"generation", o.generation},
-            {"created", o.created},
-            {"changed", o.changed},
-            {"addedTrainees", o.addedTrainees},
-            {"removedTrainees", o.removedTrainees},
-            {"updatedTrainees", o.updatedTrainees},
-            {"addedLabs", o.addedLabs},
-            {"changedLabs", o.changedLabs},
-            {"removedLabs", o.removedLabs},
-            {"templateChanged", o.templateChanged},
-            {"specChanged", o.specChanged},
-            {"warnings", report->warnings}};
-  return jsonResponse(o.created && !request.dryRun ? 201 : 200, j);
+  return jsonResponse(o.created && !request.dryRun ? 201 : 200, json(report.value()));
 }
 
 ApiResponse getCohort(Call& c) {
@@ -314,169 +242,99 @@ ApiResponse accepted(const std::string& key, const std::string& id, const std::s
   return jsonResponse(202, {{key, id}, {"action", action}, {"status", "accepted"}});
 }
 
-ApiResponse deleteCohort(Call& c) {
-  const std::string& name = c.param("cohort");
-  if (auto no = checkCohort(c, name, false)) return *no;
+using CohortAction = Status (Controller::*)(const std::string&);
+
+// A wish for a whole cohort, handed to the controller (asynchronous).
+ApiResponse cohortAction(Call& c, CohortAction action, const char* name) {
+  const std::string& cohort = c.param("cohort");
+  if (auto no = checkCohort(c, cohort, false)) return *no;
   if (auto no = needController(c)) return *no;
-  Status s = c.api.controller->deleteCohort(name);
-  if (!s) return failure(s, "cohort " + name);
-  return accepted("cohort", name, "delete");
+  Status s = (c.api.controller->*action)(cohort);
+  if (!s) return failure(s, "cohort " + cohort);
+  return accepted("cohort", cohort, name);
 }
 
-ApiResponse cohortUp(Call& c) {
-  const std::string& name = c.param("cohort");
-  if (auto no = checkCohort(c, name, false)) return *no;
-  if (auto no = needController(c)) return *no;
-  Status s = c.api.controller->upCohort(name);
-  if (!s) return failure(s, "cohort " + name);
-  return accepted("cohort", name, "up");
-}
+ApiResponse deleteCohort(Call& c) { return cohortAction(c, &Controller::deleteCohort, "delete"); }
+ApiResponse cohortUp(Call& c) { return cohortAction(c, &Controller::upCohort, "up"); }
+ApiResponse cohortDown(Call& c) { return cohortAction(c, &Controller::downCohort, "down"); }
 
-ApiResponse cohortDown(Call& c) {
+// A read of one cohort through LabService, answered in the wire format
+// (its errors, 400 for a bad query included, as the service says them).
+template <typename Read>
+ApiResponse cohortRead(Call& c, bool traineeToo, Read&& read) {
   const std::string& name = c.param("cohort");
-  if (auto no = checkCohort(c, name, false)) return *no;
-  if (auto no = needController(c)) return *no;
-  Status s = c.api.controller->downCohort(name);
-  if (!s) return failure(s, "cohort " + name);
-  return accepted("cohort", name, "down");
+  if (auto no = checkCohort(c, name, traineeToo)) return *no;
+  LabService s = service(c);
+  auto view = read(s, name);
+  if (!view) return statusResponse(view.status());
+  return jsonResponse(200, json(view.value()));
 }
 
 ApiResponse cohortSchedule(Call& c) {
-  const std::string& name = c.param("cohort");
-  if (auto no = checkCohort(c, name, true)) return *no;
-  auto cohort = c.api.store.getCohort(name);
-  if (!cohort) return failure(cohort.status(), "cohort " + name);
-  CohortSpec spec;
-  try {
-    spec = json::parse(cohort->specJson).get<CohortSpec>();
-  } catch (const std::exception& e) {
-    return errorResponse(500, "internal", "the stored spec of cohort " + name + " does not read back: " + e.what());
-  }
-  const Clock::TimePoint now = c.api.clock.now();
-  Clock::TimePoint from = now;
-  std::optional<Clock::TimePoint> to;
-  for (const char* key : {"from", "to"}) {
-    auto it = c.request.query.find(key);
-    if (it == c.request.query.end() || it->second.empty()) continue;
-    auto t = parseTimeInZone(it->second, spec.timezone);
-    if (!t) return errorResponse(400, "invalid", std::string(key) + ": " + t.status().message());
-    if (std::string_view(key) == "from") from = t.value();
-    else to = t.value();
-  }
-  if (to && *to < from) return errorResponse(400, "invalid", "to is before from");
-  auto occurrences = expandSchedule(spec);
-  if (!occurrences) return statusResponse(occurrences.status());
-  auto steps = scheduleSteps(occurrences.value(), spec);
-  ScheduleState state = scheduleStateAt(steps, now);
-  json sessions = json::array();
-  for (const auto& o : occurrences.value()) {
-    if (o.end <= from || (to && o.start >= *to)) continue;
-    sessions.push_back({{"summary", o.summary},
-                        {"start", formatUtc(o.start)},
-                        {"end", formatUtc(o.end)},
-                        {"localStart", o.localStart},
-                        {"localEnd", o.localEnd}});
-  }
-  json actions = json::array();
-  for (const auto& s : steps) {
-    if (s.at < from || (to && s.at >= *to)) continue;
-    actions.push_back({{"at", formatUtc(s.at)},
-                       {"local", formatInZone(s.at, spec.timezone)},
-                       {"desired", desiredStateName(s.desired)},
-                       {"reason", s.reason}});
-  }
-  json j = {{"cohort", name},
-            {"timezone", spec.timezone},
-            {"now", formatUtc(now)},
-            {"from", formatUtc(from)},
-            {"to", to ? json(formatUtc(*to)) : json(nullptr)},
-            {"desiredNow", desiredStateName(state.desired)},
-            {"reason", state.reason},
-            {"nextChange", state.nextChange ? json(formatUtc(*state.nextChange)) : json(nullptr)},
-            {"sessions", sessions},
-            {"actions", actions}};
-  return jsonResponse(200, j);
+  return cohortRead(c, true, [&c](LabService& s, const std::string& name) -> Result<ScheduleView> {
+    ScheduleQuery q;
+    q.window = windowOf(c);
+    q.all = queryFlag(c, "all");
+    const std::string span = queryValue(c, "spanSeconds");
+    if (!span.empty()) {
+      if (span.size() > 12 || span.find_first_not_of("0123456789") != std::string::npos)
+        return invalidError("spanSeconds is a whole number of seconds");
+      q.span = std::chrono::seconds(std::stoll(span));
+    }
+    return s.schedule(name, q);
+  });
 }
 
 ApiResponse cohortLabs(Call& c) {
-  const std::string& name = c.param("cohort");
-  if (auto no = checkCohort(c, name, false)) return *no;
-  auto labs = service(c).status(name);
-  if (!labs) return failure(labs.status(), "cohort " + name);
-  return jsonResponse(200, labList(labs.value()));
+  return cohortRead(c, false, [](LabService& s, const std::string& name) { return s.status(name); });
 }
 
 ApiResponse cohortCredentials(Call& c) {
-  const std::string& name = c.param("cohort");
-  if (auto no = checkCohort(c, name, false)) return *no;
-  auto creds = service(c).credentials(name, {});
-  if (!creds) return failure(creds.status(), "cohort " + name);
-  json out = json::array();
-  for (const auto& v : creds.value()) out.push_back(credentialsJson(v));
-  return jsonResponse(200, out);
+  return cohortRead(c, false, [&c](LabService& s, const std::string& name) {
+    return s.credentials(name, listQuery(c, "trainees"));
+  });
 }
 
-json totalsJson(const UsageTotals& t) {
-  return {{"labSeconds", t.labSeconds},
-          {"labHours", t.labHours()},
-          {"stoppedSeconds", t.stoppedSeconds},
-          {"cpuHours", t.cpuHours()},
-          {"memoryGibHours", t.memoryGibHours()}};
+// A price as a query parameter: a decimal of at most three places ("0.05").
+std::optional<int64_t> priceOf(const std::string& text) {
+  if (text.empty()) return 0;
+  size_t dot = text.find('.');
+  std::string whole = text.substr(0, dot), frac = dot == std::string::npos ? "" : text.substr(dot + 1);
+  if (whole.empty() || whole.size() > 12 || frac.size() > 3) return std::nullopt;
+  for (char ch : whole + frac)
+    if (ch < '0' || ch > '9') return std::nullopt;
+  while (frac.size() < 3) frac += '0';
+  return std::stoll(whole) * 1000 + std::stoll(frac);
 }
 
-// What the usage ledger (the store's usage intervals) says about [from, to):
-// the same sums as `darasa usage -o json`, without prices.
+// What the usage ledger (the store's usage intervals) says about [from, to),
+// priced when prices are given: the same view as `darasa usage`.
 ApiResponse cohortUsage(Call& c) {
-  const std::string& name = c.param("cohort");
-  if (auto no = checkCohort(c, name, false)) return *no;
-  auto cohort = c.api.store.getCohort(name);
-  if (!cohort) return failure(cohort.status(), "cohort " + name);
-  CohortSpec spec;
-  try {
-    spec = json::parse(cohort->specJson).get<CohortSpec>();
-  } catch (const std::exception& e) {
-    return errorResponse(500, "internal", "the stored spec of cohort " + name + " does not read back: " + e.what());
-  }
-  const int64_t now = nowOf(c);
-  int64_t from = cohort->createdAt, to = now;
-  for (const char* key : {"from", "to"}) {
-    auto it = c.request.query.find(key);
-    if (it == c.request.query.end() || it->second.empty()) continue;
-    auto t = parseTimeInZone(it->second, spec.timezone);
-    if (!t) return errorResponse(400, "invalid", std::string(key) + ": " + t.status().message());
-    if (std::string_view(key) == "from") from = toUnixSeconds(t.value());
-    else to = std::min(now, toUnixSeconds(t.value()));
-  }
-  if (to < from) return errorResponse(400, "invalid", "the period is empty: to must be after from (and not in the future)");
-  auto intervals = c.api.store.listUsage(name, from, to);
-  if (!intervals) return statusResponse(intervals.status());
-  UsageReport report = computeUsage(intervals.value(), name, spec.timezone, from, to);
-  auto labs = c.api.store.listLabs(name);
-  if (!labs) return failure(labs.status(), "cohort " + name);
-  for (const auto& lab : labs.value()) report.byTrainee[lab.trainee];  // everyone, zeros included
-  json trainees = json::array();
-  for (const auto& [id, totals] : report.byTrainee) {
-    json days = json::object();
-    for (const auto& [day, t] : report.byTraineeDay[id]) days[day] = totalsJson(t);
-    trainees.push_back({{"trainee", id}, {"total", totalsJson(totals)}, {"days", days}});
-  }
-  json days = json::object();
-  for (const auto& [day, t] : report.byDay) days[day] = totalsJson(t);
-  json perLab = json::array();
-  for (const auto& lab : labs.value())
-    perLab.push_back({{"lab", lab.labId},
-                      {"trainee", lab.trainee},
-                      {"state", labPhaseName(lab.phase)},
-                      {"readyAt", timeJson(lab.readyAt)},
-                      {"labSeconds", report.byTrainee[lab.trainee].labSeconds}});
-  return jsonResponse(200, {{"cohort", name},
-                            {"timezone", spec.timezone.empty() ? "UTC" : spec.timezone},
-                            {"from", timeJson(from)},
-                            {"to", timeJson(to)},
-                            {"total", totalsJson(report.total)},
-                            {"trainees", trainees},
-                            {"days", days},
-                            {"labs", perLab}});
+  return cohortRead(c, false, [&c](LabService& s, const std::string& name) -> Result<UsageView> {
+    UsageQuery q;
+    q.window = windowOf(c);
+    for (auto [key, field] : {std::pair{"priceLabHour", &q.prices.perLabHourMilli},
+                              std::pair{"priceCpuHour", &q.prices.perCpuHourMilli},
+                              std::pair{"priceGibHour", &q.prices.perGibHourMilli}}) {
+      auto price = priceOf(queryValue(c, key));
+      if (!price)
+        return invalidError(std::string(key) + " \"" + queryValue(c, key) +
+                            "\" is not a non-negative decimal price (e.g. 0.05)");
+      *field = *price;
+    }
+    return s.usage(name, q);
+  });
+}
+
+// What `darasa up` (or, with ?down=true, `darasa down`) would do now, from
+// what the provider reports; ?trainees=a,b narrows it.
+ApiResponse cohortPlan(Call& c) {
+  return cohortRead(c, false, [&c](LabService& s, const std::string& name) {
+    RunOptions o;
+    o.cohort = name;
+    o.trainees = listQuery(c, "trainees");
+    return s.plan(o, queryFlag(c, "down") ? DesiredState::kAbsent : DesiredState::kRunning);
+  });
 }
 
 // ---------------------------------------------------------------- labs
@@ -486,18 +344,18 @@ ApiResponse listLabs(Call& c) {
     case TokenRole::kAdmin: {
       auto labs = service(c).status("");
       if (!labs) return statusResponse(labs.status());
-      return jsonResponse(200, labList(labs.value()));
+      return jsonResponse(200, json(labs.value()));
     }
     case TokenRole::kInstructor: {
       auto labs = service(c).status(c.who.cohort);
       if (!labs && labs.status().code() != Code::kNotFound) return statusResponse(labs.status());
-      return jsonResponse(200, labs ? labList(labs.value()) : json::array());
+      return jsonResponse(200, labs ? json(labs.value()) : json::array());
     }
     case TokenRole::kTrainee: {
       json out = json::array();
-      auto lab = c.api.store.getLab(ownLab(c.who));
+      auto lab = service(c).labStatus(ownLab(c.who));
       if (!lab && lab.status().code() != Code::kNotFound) return statusResponse(lab.status());
-      if (lab && lab->cohort == c.who.cohort && lab->trainee == c.who.trainee) out.push_back(labJson(lab.value()));
+      if (lab && lab->lab.cohort == c.who.cohort && lab->lab.trainee == c.who.trainee) out.push_back(lab.value());
       return jsonResponse(200, out);
     }
   }
@@ -518,7 +376,9 @@ ApiResponse getLab(Call& c) {
   if (auto no = checkLab(c, id, true)) return *no;
   auto lab = findLab(c, id);
   if (!lab) return failure(lab.status(), "lab " + id);
-  return jsonResponse(200, labJson(lab.value()));
+  auto status = service(c).labStatus(id);
+  if (!status) return failure(status.status(), "lab " + id);
+  return jsonResponse(200, json(status.value()));
 }
 
 using LabAction = Status (Controller::*)(const std::string&);
@@ -546,7 +406,7 @@ ApiResponse labCredentials(Call& c) {
   auto creds = service(c).credentials(lab->cohort, {lab->trainee});
   if (!creds) return failure(creds.status(), "lab " + id);
   for (const auto& v : creds.value())
-    if (v.labId == id) return jsonResponse(200, credentialsJson(v));
+    if (v.labId == id) return jsonResponse(200, json(v));
   return notFound("lab " + id);
 }
 
@@ -554,12 +414,11 @@ ApiResponse labCredentials(Call& c) {
 
 ApiResponse listTokens(Call& c) {
   if (c.who.role == TokenRole::kTrainee) return forbidden("listing tokens");
-  auto tokens = c.api.store.listTokens();
+  auto tokens = service(c).tokens();
   if (!tokens) return statusResponse(tokens.status());
-  const int64_t now = nowOf(c);
   json out = json::array();
   for (const auto& t : tokens.value())
-    if (isAdmin(c) || (!t.cohort.empty() && t.cohort == c.who.cohort)) out.push_back(tokenJson(t, now));
+    if (isAdmin(c) || (!t.record.cohort.empty() && t.record.cohort == c.who.cohort)) out.push_back(t);
   return jsonResponse(200, out);
 }
 
@@ -606,10 +465,8 @@ ApiResponse createTokenRoute(Call& c) {
     return statusResponse(issued.status());
   }
   (void)c.api.store.appendAudit(c.who.actor(), "create-token", "token:" + issued->record.id,
-                                std::string("role ") + tokenRoleName(*role) +
-                                    (cohort->empty() ? "" : ", cohort " + *cohort) +
-                                    (trainee->empty() ? "" : ", trainee " + *trainee));
-  json j = tokenJson(issued->record, nowOf(c));
+                                tokenScope(issued->record));
+  json j = tokenView(issued->record, c.api.clock.now());
   j["token"] = issued->token;  // shown once
   return jsonResponse(201, j);
 }
@@ -681,23 +538,37 @@ const std::vector<RouteDef>& routes() {
        "Sessions and planned lab actions in [from, to) (default: from now on). Admin, instructor and trainees of the "
        "cohort.",
        "cohorts", cohortSchedule,
-       {{"from", "string", "RFC 3339, or a local date-time in the cohort's zone"},
-        {"to", "string", "RFC 3339, or a local date-time in the cohort's zone"}},
+       {{"from", "string", "now, a date (midnight in the cohort's zone), a local date-time in the cohort's zone, or RFC 3339"},
+        {"to", "string", "the same forms (default: open-ended, or from + spanSeconds)"},
+        {"spanSeconds", "integer", "without to: the window's length in seconds"},
+        {"all", "boolean", "the whole schedule, from its first action (no from or to)"}},
        nullptr, nullptr, 200, "Schedule", {400, 403, 404}},
       {"GET", "/api/v1/cohorts/{cohort}/labs", true, "cohortLabs",
        "The cohort's labs with their trainees' names. Admin, instructor of the cohort.", "labs", cohortLabs, {},
        nullptr, nullptr, 200, "LabList", {403, 404}},
       {"GET", "/api/v1/cohorts/{cohort}/credentials", true, "cohortCredentials",
-       "Every trainee's credentials (each read audited). Admin, instructor of the cohort.", "credentials",
-       cohortCredentials, {}, nullptr, nullptr, 200, "CredentialsList", {403, 404}},
+       "Every trainee's credentials, or those of ?trainees=a,b (each read audited). Admin, instructor of the "
+       "cohort.",
+       "credentials", cohortCredentials, {{"trainees", "string", "only these trainees (comma-separated ids)"}},
+       nullptr, nullptr, 200, "CredentialsList", {403, 404}},
       {"GET", "/api/v1/cohorts/{cohort}/usage", true, "cohortUsage",
        "Lab-seconds, stopped seconds, CPU-hours and memory-GiB-hours from the usage ledger over [from, to) (default: "
        "since the cohort was applied), per trainee, per local day and per lab, as `darasa usage -o json`. Admin, "
        "instructor of the cohort.",
        "cohorts", cohortUsage,
-       {{"from", "string", "RFC 3339, or a local date-time in the cohort's zone"},
-        {"to", "string", "RFC 3339, or a local date-time in the cohort's zone (at most now)"}},
+       {{"from", "string", "now, a date, a local date-time in the cohort's zone, or RFC 3339"},
+        {"to", "string", "the same forms (at most now)"},
+        {"priceLabHour", "string", "price of one lab-hour (e.g. 0.05): adds cost"},
+        {"priceCpuHour", "string", "price of one CPU-hour"},
+        {"priceGibHour", "string", "price of one GiB-hour of memory"}},
        nullptr, nullptr, 200, "Usage", {400, 403, 404}},
+      {"GET", "/api/v1/cohorts/{cohort}/plan", true, "cohortPlan",
+       "What `darasa up` (or with down=true `darasa down`) would do now, from what the provider reports. Admin, "
+       "instructor of the cohort.",
+       "cohorts", cohortPlan,
+       {{"down", "boolean", "plan a teardown instead"},
+        {"trainees", "string", "only these trainees' labs (comma-separated ids)"}},
+       nullptr, nullptr, 200, "Plan", {403, 404, 503}},
       {"GET", "/api/v1/labs", true, "listLabs",
        "The labs the caller may see: admin all, instructor its cohort's, trainee its own.", "labs", listLabs, {},
        nullptr, nullptr, 200, "LabList", {}},

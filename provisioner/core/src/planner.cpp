@@ -18,6 +18,13 @@ const char* actionKindName(ActionKind kind) {
   return "unknown";
 }
 
+std::optional<ActionKind> actionKindFromName(const std::string& name) {
+  for (ActionKind k : {ActionKind::kCreate, ActionKind::kStart, ActionKind::kStop, ActionKind::kDestroy,
+                       ActionKind::kAdopt, ActionKind::kForget})
+    if (name == actionKindName(k)) return k;
+  return std::nullopt;
+}
+
 Labels labelsForSpec(const LabSpec& spec) {
   Labels labels = spec.labels;
   labels.emplace(kLabelLab, spec.labId);

@@ -183,13 +183,12 @@ void Controller::Impl::refreshCohorts(Clock::TimePoint t0, bool first, TickRepor
     c.generation = rec.generation;
     c.steps.clear();
     c.appliedStep.reset();
-    CohortSpec spec;
-    try {
-      spec = nlohmann::json::parse(rec.specJson).get<CohortSpec>();
-    } catch (const std::exception& e) {
-      report.errors.push_back("cohort " + rec.name + ": stored spec does not parse: " + e.what());
+    auto parsed = cohortSpecOf(rec);
+    if (!parsed) {
+      report.errors.push_back(parsed.status().message());
       continue;
     }
+    const CohortSpec& spec = parsed.value();
     if (!spec.schedule.empty()) {
       auto occurrences = expandSchedule(spec);
       if (!occurrences) {

@@ -8,7 +8,7 @@ namespace darasa {
 
 Result<std::vector<IdleVerdict>> findIdleLabs(Store& store, ProviderRegistry& providers, const std::string& cohort,
                                               Clock::TimePoint now, std::map<std::string, ActivityMemory>* memory,
-                                              const IdlePolicy& policy) {
+                                              const IdlePolicy& policy, LabSpecCache* specs) {
   auto labs = store.listLabs(cohort);
   if (!labs) return labs.status();
   std::vector<IdleVerdict> out;
@@ -23,9 +23,9 @@ Result<std::vector<IdleVerdict>> findIdleLabs(Store& store, ProviderRegistry& pr
     in.readyAt = std::chrono::system_clock::from_time_t(static_cast<std::time_t>(lab.readyAt));
     std::string providerName = lab.provider;
     Result<LabActivity> observed = notSupportedError("not asked");
-    auto spec = parseJsonAs<LabSpec>(lab.specJson, "stored lab spec");
+    auto spec = specs ? specs->get(lab) : labSpecOf(lab);
     if (!spec) {
-      observed = spec.status().withContext("lab " + lab.labId);
+      observed = spec.status();
     } else {
       in.idleTimeout = spec->lifetime.idleTimeout;
       for (const auto& p : spec->ports) in.ports.push_back(p.name);

@@ -19,16 +19,11 @@ bool holdsResources(const LabRecord& lab) {
 
 bool wantsToRun(const LabRecord& lab) { return !lab.removed && lab.desired == DesiredState::kRunning; }
 
-Resources resourcesOf(const LabRecord& lab) {
-  Resources r;
-  try {
-    auto j = nlohmann::json::parse(lab.specJson);
-    if (auto it = j.find("resources"); it != j.end()) r = it->get<Resources>();
-  } catch (const std::exception&) {
-    // A spec that does not parse asks for nothing here; the reconciler
-    // reports it when it tries to use it.
-  }
-  return r;
+// A spec that does not parse asks for nothing here; the reconciler reports
+// it when it tries to use it.
+Resources resourcesOf(State& state, const LabRecord& lab) {
+  auto spec = state.labSpecs.get(lab);
+  return spec ? spec->resources : Resources{};
 }
 
 
@@ -117,7 +112,7 @@ void enforceQuotas(Store& store, const ControllerOptions& options, Clock::TimePo
     int64_t perHourMilli = 0;
     for (const auto& lab : c.labs) {
       if (!holdsResources(lab)) continue;
-      Resources res = resourcesOf(lab);
+      Resources res = resourcesOf(state, lab);
       UsageInterval one;
       one.cpuMillis = res.cpuMillis;
       one.memoryBytes = res.memoryBytes;
@@ -139,7 +134,7 @@ void cullIdle(Store& store, ProviderRegistry& providers, const ControllerOptions
   bool any = false;
   for (const auto& lab : c.labs) any = any || (lab.phase == LabPhase::kReady && wantsToRun(lab));
   if (!any) return;
-  auto verdicts = findIdleLabs(store, providers, c.record.name, now, &state.activity);
+  auto verdicts = findIdleLabs(store, providers, c.record.name, now, &state.activity, {}, &state.labSpecs);
   if (!verdicts) {
     out.errors.push_back("cohort " + c.record.name + ": idle check: " + verdicts.status().toString());
     return;
@@ -196,7 +191,7 @@ void admitOn(const std::string& providerName, std::vector<CohortInfo*>& cohorts,
       if (lab.provider != providerName) continue;
       byId[lab.labId] = &lab;
       if (holdsResources(lab)) {
-        Resources r = resourcesOf(lab);
+        Resources r = resourcesOf(state, lab);
         free.cpuMillis -= r.cpuMillis;
         free.memoryBytes -= r.memoryBytes;
         heldLabs += 1;
@@ -220,7 +215,7 @@ void admitOn(const std::string& providerName, std::vector<CohortInfo*>& cohorts,
       r.cohort = c->record.name;
       r.priority = c->spec.priority;
       r.queuedAt = lab.queuedAt > 0 ? lab.queuedAt : t;
-      r.resources = resourcesOf(lab);
+      r.resources = resourcesOf(state, lab);
       requests.push_back(std::move(r));
     }
   }
@@ -287,12 +282,12 @@ Result apply(Store& store, ProviderRegistry& providers, Clock::TimePoint now, co
   std::map<std::string, CohortInfo> cohorts;
   for (auto& rec : records.value()) {
     CohortInfo c;
-    try {
-      c.spec = nlohmann::json::parse(rec.specJson).get<CohortSpec>();
-    } catch (const std::exception& e) {
-      out.errors.push_back("cohort " + rec.name + ": stored spec does not parse: " + e.what());
+    auto spec = state.cohortSpecs.get(rec);
+    if (!spec) {
+      out.errors.push_back(spec.status().message());
       continue;
     }
+    c.spec = std::move(spec.value());
     auto st = state.steps.find(rec.name);
     if ((st == state.steps.end() || st->second.first != rec.generation)) {
       std::vector<ScheduleStep> steps;
@@ -304,6 +299,8 @@ Result apply(Store& store, ProviderRegistry& providers, Clock::TimePoint now, co
     cohorts.emplace(c.record.name, std::move(c));
   }
   std::erase_if(state.steps, [&](const auto& kv) { return !cohorts.count(kv.first); });
+  state.cohortSpecs.retain(records.value());
+  state.labSpecs.retain(labs.value());
   for (auto& lab : labs.value()) {
     auto it = cohorts.find(lab.cohort);
     if (it != cohorts.end()) it->second.labs.push_back(std::move(lab));

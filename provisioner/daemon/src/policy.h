@@ -33,6 +33,9 @@ struct State {
   int provisionSamples = 0;
   // Expanded schedules by cohort and generation (ETAs need the next stops).
   std::map<std::string, std::pair<int64_t, std::vector<ScheduleStep>>> steps;
+  // Stored specs, parsed once per change (every lab is looked at every tick).
+  LabSpecCache labSpecs;
+  CohortSpecCache cohortSpecs;
 };
 
 struct Result {

@@ -135,21 +135,6 @@ class CancelWatcher {
 
 }  // namespace
 
-std::string labSpecForStore(const LabSpec& spec) {
-  json j = spec;
-  j.erase("generation");
-  if (j.contains("labels")) j["labels"].erase(kLabelGeneration);
-  return j.dump();
-}
-
-Result<LabSpec> labSpecFromRecord(const LabRecord& lab) {
-  auto spec = parseJsonAs<LabSpec>(lab.specJson, "stored lab spec");
-  if (!spec) return spec.status().withContext(lab.labId);
-  spec->generation = lab.generation;
-  spec->labels[kLabelGeneration] = std::to_string(lab.generation);
-  return spec;
-}
-
 struct LabService::Selection {
   CohortRecord cohort;
   std::vector<LabRecord> labs;  // the selected labs
@@ -162,7 +147,7 @@ Result<std::vector<PlannedLab>> LabService::plannedLabs(const Selection& sel, st
   std::vector<PlannedLab> planned;
   planned.reserve(sel.labs.size());
   for (const auto& lab : sel.labs) {
-    auto spec = specOf(lab);
+    auto spec = specs_.get(lab);
     if (!spec) return spec.status();
     spec->labels[kLabelState] = sel.instanceId;
     PlannedLab p;
@@ -176,20 +161,6 @@ Result<std::vector<PlannedLab>> LabService::plannedLabs(const Selection& sel, st
     planned.push_back(std::move(p));
   }
   return planned;
-}
-
-Result<LabSpec> LabService::specOf(const LabRecord& lab) {
-  std::lock_guard lk(specCacheMu_);
-  auto it = specCache_.find(lab.labId);
-  if (it == specCache_.end() || it->second.first != lab.specJson) {
-    auto parsed = labSpecFromRecord(lab);
-    if (!parsed) return parsed.status();
-    it = specCache_.insert_or_assign(lab.labId, std::make_pair(lab.specJson, std::move(parsed.value()))).first;
-  }
-  LabSpec spec = it->second.second;
-  spec.generation = lab.generation;
-  spec.labels[kLabelGeneration] = std::to_string(lab.generation);
-  return spec;
 }
 
 LabService::LabService(Store& store, ProviderRegistry& providers, Clock& clock, std::string actor)
@@ -211,6 +182,8 @@ LabelSelector LabService::cohortSelector(const std::string& cohort) const {
 Result<ApplyReport> LabService::apply(const ApplyRequest& request) {
   const RenderedCohort& r = request.rendered;
   ApplyReport report;
+  report.cohort = r.cohort.name;
+  report.dryRun = request.dryRun;
   // Every lab is checked by its provider before anything is written.
   std::map<std::string, Provider*> used;
   for (const auto& spec : r.labs) {
@@ -259,20 +232,6 @@ Result<ApplyReport> LabService::apply(const ApplyRequest& request) {
   return report;
 }
 
-nlohmann::json labPolicyJson(const LabRecord& lab) {
-  auto time = [](int64_t t) -> json {
-    if (t <= 0) return nullptr;
-    return formatUtc(Clock::TimePoint(std::chrono::seconds(t)));
-  };
-  json queue = nullptr;
-  if (lab.queuePosition > 0)
-    queue = {{"position", lab.queuePosition},
-             {"reason", lab.queueReason},
-             {"since", time(lab.queuedAt)},
-             {"eta", time(lab.queueEta)}};
-  return {{"queue", queue}, {"stopReason", lab.stopReason}, {"lastActiveAt", time(lab.lastActiveAt)}};
-}
-
 Status LabService::checkCapacity(const RenderedCohort& r, Provider& provider, const std::string& providerName) {
   auto cap = provider.capacity();
   if (!cap) return Status::ok();  // unknown capacity: nothing to check against
@@ -284,17 +243,14 @@ Status LabService::checkCapacity(const RenderedCohort& r, Provider& provider, co
     if (c.name == r.cohort.name || c.provider != providerName) continue;
     auto labs = store_.listLabs(c.name);
     if (!labs) return labs.status();
-    int64_t maxLabs = 0;
-    try {
-      maxLabs = json::parse(c.specJson).get<CohortSpec>().quota.maxLabs;
-    } catch (const std::exception&) {
-    }
+    auto spec = cohortSpecOf(c);
+    int64_t maxLabs = spec ? spec->quota.maxLabs : 0;
     int64_t counted = 0;
     for (const auto& lab : labs.value()) {
       if (lab.removed || (maxLabs > 0 && counted >= maxLabs)) continue;
-      auto spec = labSpecFromRecord(lab);
-      if (!spec) continue;
-      others.add(spec->resources);
+      auto labSpec = specs_.get(lab);
+      if (!labSpec) continue;
+      others.add(labSpec->resources);
       ++counted;
     }
   }
@@ -304,7 +260,7 @@ Status LabService::checkCapacity(const RenderedCohort& r, Provider& provider, co
 
 Result<LabService::Selection> LabService::select(const RunOptions& options) {
   Selection sel;
-  auto cohort = store_.getCohort(options.cohort);
+  auto cohort = cohortRecord(options.cohort);
   if (!cohort) return cohort.status();
   sel.cohort = cohort.value();
   auto trainees = store_.listTrainees(options.cohort);
@@ -316,13 +272,9 @@ Result<LabService::Selection> LabService::select(const RunOptions& options) {
   for (const auto& id : wanted) {
     bool found = std::any_of(labs->begin(), labs->end(), [&](const LabRecord& l) { return l.trainee == id; });
     if (!found) {
-      std::string known;
-      int n = 0;
-      for (const auto& [tid, t] : sel.trainees) {
-        if (n++ == 10) { known += ", ..."; break; }
-        known += (known.empty() ? "" : ", ") + tid;
-      }
-      return notFoundError("cohort " + options.cohort + " has no trainee \"" + id + "\" (trainees: " + known + ")");
+      std::vector<std::string> known;
+      for (const auto& [tid, t] : sel.trainees) known.push_back(tid);
+      return noSuchTrainee(options.cohort, id, known);
     }
   }
   for (auto& lab : labs.value())
@@ -348,7 +300,7 @@ Result<LabCredentials> LabService::credentialsFor(const LabSpec& spec) {
   return toLabCredentials(fresh.value());
 }
 
-Result<std::vector<Action>> LabService::plan(const RunOptions& options, DesiredState wanted) {
+Result<PlanView> LabService::plan(const RunOptions& options, DesiredState wanted) {
   auto sel = select(options);
   if (!sel) return sel.status();
   auto planned = plannedLabs(sel.value(), wanted);
@@ -366,7 +318,7 @@ Result<std::vector<Action>> LabService::plan(const RunOptions& options, DesiredS
   PlanOptions po;
   if (options.trainees.empty()) po.orphans = cohortSelector(options.cohort);
   po.canStopStart = provider.value()->info().capabilities.stopStart;
-  return planActions(planned.value(), mine, clock_.now(), po);
+  return PlanView{options.cohort, wanted, planActions(planned.value(), mine, clock_.now(), po)};
 }
 
 Result<RunReport> LabService::reconcile(const RunOptions& options, DesiredState wanted) {
@@ -464,7 +416,32 @@ Result<RunReport> LabService::up(const RunOptions& options) { return reconcile(o
 
 Result<RunReport> LabService::down(const RunOptions& options) { return reconcile(options, DesiredState::kAbsent); }
 
+Status noSuchTrainee(const std::string& cohort, const std::string& trainee, const std::vector<std::string>& known) {
+  std::string list;
+  for (size_t i = 0; i < known.size(); ++i) {
+    if (i == 10) {
+      list += ", ...";
+      break;
+    }
+    list += (i ? ", " : "") + known[i];
+  }
+  return notFoundError("cohort " + cohort + " has no trainee \"" + trainee + "\" (trainees: " + list + ")");
+}
+
+std::string tokenScope(const TokenRecord& t) {
+  return std::string("role ") + tokenRoleName(t.role) + (t.cohort.empty() ? "" : ", cohort " + t.cohort) +
+         (t.trainee.empty() ? "" : ", trainee " + t.trainee);
+}
+
+Result<CohortRecord> LabService::cohortRecord(const std::string& name) {
+  auto cohort = store_.getCohort(name);
+  if (!cohort && cohort.status().code() == Code::kNotFound) return notFoundError("no cohort " + name);
+  return cohort;
+}
+
 Result<std::vector<LabStatus>> LabService::status(const std::string& cohort) {
+  if (!cohort.empty())
+    if (auto c = cohortRecord(cohort); !c) return c.status();
   auto labs = store_.listLabs(cohort);
   if (!labs) return labs.status();
   std::map<std::string, std::map<std::string, Trainee>> rosters;

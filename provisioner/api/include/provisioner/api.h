@@ -75,7 +75,8 @@ class Api {
   //   GET  /api/v1/cohorts/{cohort}/schedule   ?from=&to=
   //   GET  /api/v1/cohorts/{cohort}/labs
   //   GET  /api/v1/cohorts/{cohort}/credentials
-  //   GET  /api/v1/cohorts/{cohort}/usage
+  //   GET  /api/v1/cohorts/{cohort}/usage   ?from=&to=&priceLabHour=...
+  //   GET  /api/v1/cohorts/{cohort}/plan    ?down=&trainees=
   //   GET  /api/v1/labs                   (what the caller may see)
   //   GET|DELETE /api/v1/labs/{lab}       POST /api/v1/labs/{lab}/{start|stop|reset}
   //   GET  /api/v1/labs/{lab}/credentials

@@ -30,6 +30,14 @@ void from_json(const nlohmann::json& j, ObservedLab& o);
 void to_json(nlohmann::json& j, const Trainee& t);
 void from_json(const nlohmann::json& j, Trainee& t);
 
+// Reads j[key] into out when it is there and not null (out keeps its value
+// otherwise); throws like get_to on a wrong type.
+template <typename T>
+void getIfPresent(const nlohmann::json& j, const char* key, T& out) {
+  auto it = j.find(key);
+  if (it != j.end() && !it->is_null()) it->get_to(out);
+}
+
 // Parses text as JSON into T, as a Result (no exception escapes).
 template <typename T>
 Result<T> parseJsonAs(const std::string& text, const char* what) {

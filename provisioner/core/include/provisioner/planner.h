@@ -27,6 +27,7 @@ enum class ActionKind {
 inline constexpr int kActionKindCount = 6;
 // "create", "start", "stop", "destroy", "adopt", "forget".
 const char* actionKindName(ActionKind kind);
+std::optional<ActionKind> actionKindFromName(const std::string& name);
 
 struct Action {
   ActionKind kind = ActionKind::kCreate;

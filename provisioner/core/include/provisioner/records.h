@@ -6,10 +6,15 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "provisioner/cohort.h"
 #include "provisioner/model.h"
 #include "provisioner/status.h"
 
@@ -186,5 +191,59 @@ struct UsageInterval {
   int64_t memoryBytes = 0;
   bool operator==(const UsageInterval&) const = default;
 };
+
+// ---- typed views of the stored JSON (each parse of a stored spec is here)
+
+// The cohort's spec as stored; kInternal naming the cohort when it does not
+// read back (a damaged or hand-edited state).
+Result<CohortSpec> cohortSpecOf(const CohortRecord& cohort);
+// The lab's spec, stamped with the lab's generation (spec.generation and
+// its darasa.generation label); kInternal naming the lab when it does not
+// read back.
+Result<LabSpec> labSpecOf(const LabRecord& lab);
+// The stored form of a lab's spec: its JSON without the generation, so that
+// an unchanged lab compares equal across applies (labSpecOf reads it back).
+std::string labSpecForStore(const LabSpec& spec);
+
+inline const std::string& recordKey(const LabRecord& lab) { return lab.labId; }
+inline const std::string& recordKey(const CohortRecord& cohort) { return cohort.name; }
+
+// Parses each record's stored spec once per (spec text, generation) and
+// hands out copies: the daemon looks at the same labs and cohorts every
+// tick. Thread-safe.
+template <typename Record, typename Spec, Result<Spec> (*Parse)(const Record&)>
+class SpecCache {
+ public:
+  Result<Spec> get(const Record& record) {
+    std::lock_guard lk(mu_);
+    auto it = cache_.find(recordKey(record));
+    if (it == cache_.end() || it->second.text != record.specJson || it->second.generation != record.generation) {
+      auto parsed = Parse(record);
+      if (!parsed) return parsed.status();
+      it = cache_.insert_or_assign(recordKey(record), Entry{record.specJson, record.generation, std::move(parsed.value())})
+               .first;
+    }
+    return it->second.spec;
+  }
+  // Forgets the records not in `keep` (a long-running daemon drops the
+  // specs of labs and cohorts that are gone).
+  void retain(const std::vector<Record>& keep) {
+    std::set<std::string> keys;
+    for (const auto& r : keep) keys.insert(recordKey(r));
+    std::lock_guard lk(mu_);
+    std::erase_if(cache_, [&](const auto& kv) { return !keys.count(kv.first); });
+  }
+
+ private:
+  struct Entry {
+    std::string text;
+    int64_t generation = 0;
+    Spec spec;
+  };
+  std::mutex mu_;
+  std::map<std::string, Entry> cache_;
+};
+using LabSpecCache = SpecCache<LabRecord, LabSpec, labSpecOf>;
+using CohortSpecCache = SpecCache<CohortRecord, CohortSpec, cohortSpecOf>;
 
 }  // namespace darasa

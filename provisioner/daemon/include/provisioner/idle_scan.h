@@ -21,9 +21,10 @@ namespace darasa {
 // labs that are not ready any more are dropped (a lab that starts again
 // starts afresh). Errors: the store's (kNotFound for an unknown cohort). A
 // provider that cannot be made or fails for one lab gives that lab a
-// not-measured verdict, not an error.
+// not-measured verdict, not an error. `specs` (may be null) keeps the
+// parsed specs between calls.
 Result<std::vector<IdleVerdict>> findIdleLabs(Store& store, ProviderRegistry& providers, const std::string& cohort,
                                               Clock::TimePoint now, std::map<std::string, ActivityMemory>* memory,
-                                              const IdlePolicy& policy = {});
+                                              const IdlePolicy& policy = {}, LabSpecCache* specs = nullptr);
 
 }  // namespace darasa

@@ -22,21 +22,12 @@
 #include "provisioner/planner.h"
 #include "provisioner/provider.h"
 #include "provisioner/reconciler.h"
+#include "provisioner/schedule.h"
 #include "provisioner/store.h"
+#include "provisioner/usage.h"
 #include "provisioner/vault.h"
 
 namespace darasa {
-
-// The stored spec of a lab: the spec as JSON without its generation (so that
-// an unchanged lab compares equal across applies).
-std::string labSpecForStore(const LabSpec& spec);
-// The spec of a stored lab, stamped with the lab's generation.
-Result<LabSpec> labSpecFromRecord(const LabRecord& lab);
-
-// What the daemon's policies say about a lab, for `status` and the API:
-// {"queue": null | {"position", "reason", "since", "eta"}, "stopReason",
-// "lastActiveAt"} (times RFC 3339 UTC or null).
-nlohmann::json labPolicyJson(const LabRecord& lab);
 
 struct ApplyRequest {
   RenderedCohort rendered;
@@ -50,6 +41,8 @@ struct ApplyRequest {
 };
 
 struct ApplyReport {
+  std::string cohort;
+  bool dryRun = false;
   ApplyOutcome outcome;
   std::vector<std::string> warnings;  // e.g. limits a provider cannot enforce here
 };
@@ -89,6 +82,78 @@ struct CredentialView {
   CredentialSet credentials;
 };
 
+// ---- read views (their JSON, the one wire format, is in wire.h)
+
+// A window of time as people and the API give it: "" (the default), "now",
+// a date 2026-04-20 (midnight in the cohort's zone), a local date-time
+// 2026-04-20T14:00 (cohort's zone) or RFC 3339 (2026-04-20T11:00:00Z).
+struct TimeWindow {
+  std::string from;
+  std::string to;
+};
+
+struct ScheduleQuery {
+  TimeWindow window;  // default from: now; default to: from + span (open-ended when span is 0)
+  bool all = false;   // the whole schedule, from its first action (window must be empty)
+  std::chrono::seconds span{0};
+};
+
+// `darasa schedule` and GET /api/v1/cohorts/{cohort}/schedule.
+struct ScheduleView {
+  std::string cohort;
+  std::string timezone;
+  bool hasSchedule = false;  // false: labs are started and stopped by hand
+  Clock::TimePoint now{};
+  Clock::TimePoint from{};
+  std::optional<Clock::TimePoint> to;  // nullopt: open-ended
+  DesiredState desiredNow = DesiredState::kAbsent;
+  std::string reason;
+  std::optional<Clock::TimePoint> nextChange;
+  std::vector<SessionOccurrence> sessions;  // overlapping [from, to)
+  std::vector<ScheduleStep> actions;        // at in [from, to)
+};
+
+struct UsageQuery {
+  TimeWindow window;  // default: since the cohort was applied, up to now
+  UsagePrices prices;
+};
+
+// `darasa usage` and GET /api/v1/cohorts/{cohort}/usage.
+struct UsageView {
+  UsageReport report;  // byTrainee lists every trainee of the roster (zeros included)
+  bool priced = false;
+  int64_t quotaSeconds = 0;                      // the cohort's lab-hours quota per trainee; 0 = none
+  std::map<std::string, int64_t> quotaUsed;      // trainee → running seconds counted against it
+  struct Lab {
+    std::string labId;
+    std::string trainee;
+    LabPhase phase = LabPhase::kPending;
+    int64_t readyAt = 0;
+    int64_t labSeconds = 0;
+  };
+  std::vector<Lab> labs;
+};
+
+// `darasa plan`: what up (or down) would do now.
+struct PlanView {
+  std::string cohort;
+  DesiredState wanted = DesiredState::kRunning;
+  std::vector<Action> actions;
+};
+
+// An API token as people see it: never the secret.
+struct TokenView {
+  TokenRecord record;
+  std::string state;  // "active", "expired", "revoked"
+};
+TokenView tokenView(const TokenRecord& record, Clock::TimePoint now);
+// "role trainee, cohort c, trainee t": what the audit log says about a token.
+std::string tokenScope(const TokenRecord& record);
+
+// kNotFound: the cohort has no such trainee (known: its trainees' ids, the
+// first ten listed).
+Status noSuchTrainee(const std::string& cohort, const std::string& trainee, const std::vector<std::string>& known);
+
 struct GcItem {
   std::string provider;
   ObservedLab lab;
@@ -108,7 +173,7 @@ class LabService {
 
   // The actions `up` (wanted = running) or `down` (wanted = absent) would run
   // now for the selection, from what the provider reports.
-  Result<std::vector<Action>> plan(const RunOptions& options, DesiredState wanted);
+  Result<PlanView> plan(const RunOptions& options, DesiredState wanted);
 
   // Wants the selected labs running and reconciles until they are ready (or failed).
   Result<RunReport> up(const RunOptions& options);
@@ -131,8 +196,24 @@ class LabService {
   Result<RunReport> reconcileStored(const RunOptions& options,
                                     const std::map<std::string, DesiredState>& overrides = {});
 
+  // The read views below (status, labStatus, credentials, schedule, usage,
+  // plan) name only what was asked for in their not-found errors ("no
+  // cohort X", "no lab X", the cohort's own trainees): the API passes them on
+  // as they are, so that a command through the daemon says what it says
+  // locally.
+
   // Labs of a cohort ("" = all cohorts) as the store knows them.
   Result<std::vector<LabStatus>> status(const std::string& cohort);
+  // One lab as status shows it (kNotFound naming it).
+  Result<LabStatus> labStatus(const std::string& labId);
+
+  // The cohort's sessions and planned lab actions in a window (kInvalid
+  // naming the field for a time that does not parse or a backward window).
+  Result<ScheduleView> schedule(const std::string& cohort, const ScheduleQuery& query);
+  // Lab-hours, CPU-hours, memory-GiB-hours (and cost) from the usage ledger.
+  Result<UsageView> usage(const std::string& cohort, const UsageQuery& query);
+  // Every token of the state (callers filter by role).
+  Result<std::vector<TokenView>> tokens();
 
   // The credentials of the selected trainees (every read is audited).
   Result<std::vector<CredentialView>> credentials(const std::string& cohort,
@@ -149,13 +230,13 @@ class LabService {
  private:
   struct Selection;
   Result<Selection> select(const RunOptions& options);
+  // The cohort named; kNotFound "no cohort X" (the store's message lists
+  // every cohort, which the API must not pass on).
+  Result<CohortRecord> cohortRecord(const std::string& name);
   // wanted: every lab's desired state; nullopt: each lab's stored one,
   // unless overrides names it.
   Result<std::vector<PlannedLab>> plannedLabs(const Selection& sel, std::optional<DesiredState> wanted,
                                               const std::map<std::string, DesiredState>& overrides = {});
-  // The lab's stored spec, parsed once per spec text: the daemon plans the
-  // same labs every few minutes, and parsing was most of a quiet run's cost.
-  Result<LabSpec> specOf(const LabRecord& lab);
   Result<RunReport> reconcile(const RunOptions& options, DesiredState wanted);
   // Runs the reconciler over planned labs of the selection; `settled` says
   // whether a lab (as stored afterwards) counts in RunReport::ready.
@@ -169,8 +250,9 @@ class LabService {
   ProviderRegistry& providers_;
   Clock& clock_;
   std::string actor_;
-  std::mutex specCacheMu_;
-  std::map<std::string, std::pair<std::string, LabSpec>> specCache_;  // lab id → (spec JSON, parsed)
+  // Stored specs parsed once per spec text: the daemon plans the same labs
+  // every few minutes, and parsing was most of a quiet run's cost.
+  LabSpecCache specs_;
 };
 
 }  // namespace darasa
