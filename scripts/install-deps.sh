@@ -26,6 +26,10 @@ PACKAGES=(
   dpkg-dev file lintian man-db systemd zsh
   # the fuzz targets (scripts/fuzz.sh): clang with libFuzzer and its sanitizer runtimes
   clang-15 libfuzzer-15-dev
+  # PostgreSQL state (issue 20): libpq to build; the server for the tests'
+  # throwaway clusters (scripts/postgres-service.sh; its default cluster is
+  # left alone)
+  libpq-dev postgresql-15
 )
 
 missing=()

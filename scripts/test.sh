@@ -12,6 +12,9 @@ bash examples/images/build-busybox-lab.sh
 # The libvirt provider's VM tests: libvirtd, and the minimal guest they boot.
 bash scripts/libvirt-service.sh
 bash examples/images/build-vm-guest.sh
+# PostgreSQL for the state tests: a throwaway cluster in /tmp that the tests
+# share (each in a database of its own); it removes itself when idle.
+bash scripts/postgres-service.sh start --idle-exit 120
 bash scripts/build.sh
 build="${DARASA_BUILD_DIR:-build}"
 # The engine was started above: container tests must fail, not skip, without it.

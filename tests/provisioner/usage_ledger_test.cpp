@@ -1,6 +1,7 @@
 // The usage ledger, the admission queue fields and stop reasons in the state
-// store (schema version 3) against real SQLite files: intervals opened and
-// closed by the database on every phase change, at the store clock's time.
+// store, on both backends (store_fixture.h): intervals opened and closed by
+// the database itself (triggers) on every phase change, at the store
+// clock's time.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,6 +10,7 @@
 #include "fakes/fake_clock.h"
 #include "provisioner/store.h"
 #include "provisioner/usage.h"
+#include "store_fixture.h"
 #include "support/command.h"
 
 namespace darasa {
@@ -17,27 +19,19 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
+// The spec's resources are what the ledger bills: 1.5 CPUs, 512Mi.
 CohortApply cohortWith(const std::string& name, const std::vector<std::string>& trainees) {
-  CohortApply a;
-  a.name = name;
-  a.templateName = "t";
-  a.snapshotJson = "{}";
-  a.snapshotHash = "sha256:0";
-  a.cohortSpecJson = "{}";
-  a.provider = "fake";
-  for (const auto& id : trainees) {
-    a.trainees.push_back(Trainee{id, "Name " + id, id + "@example.org"});
-    // The spec's resources are what the ledger bills: 1.5 CPUs, 512Mi.
-    a.labs.push_back(LabApply{name + "." + id, id,
-                              R"({"resources":{"cpuMillis":1500,"memoryBytes":536870912},"t":")" + id + "\"}"});
-  }
-  return a;
+  return testCohort(name, trainees, [](const std::string& id) {
+    return R"({"resources":{"cpuMillis":1500,"memoryBytes":536870912},"t":")" + id + "\"}";
+  });
 }
 
-class UsageLedgerTest : public ::testing::Test {
+class UsageLedgerTest : public BackendFixture {
  protected:
   void SetUp() override {
-    auto s = Store::open(dir_.path(), OpenMode::kCreate, clock_);
+    BackendFixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    auto s = Store::open(location(), OpenMode::kCreate, clock_);
     ASSERT_TRUE(s.isOk()) << s.status().toString();
     store_ = std::move(s.value());
     ASSERT_TRUE(store_->applyCohort(cohortWith("c", {"alice", "bob"})).isOk());
@@ -57,13 +51,13 @@ class UsageLedgerTest : public ::testing::Test {
     return u.isOk() ? u.value() : std::vector<UsageInterval>{};
   }
 
-  testing::TempDir dir_;
-  FakeClock clock_;
   std::unique_ptr<Store> store_;
   int64_t t0_ = 0;
 };
 
-TEST_F(UsageLedgerTest, PhaseChangesOpenAndCloseIntervalsAtTheStoreClock) {
+DARASA_STORE_BACKENDS(UsageLedgerTest);
+
+TEST_P(UsageLedgerTest, PhaseChangesOpenAndCloseIntervalsAtTheStoreClock) {
   phase("c.alice", LabPhase::kCreating);
   clock_.advance(7s);
   phase("c.alice", LabPhase::kReady);  // still running: no new interval
@@ -95,7 +89,7 @@ TEST_F(UsageLedgerTest, PhaseChangesOpenAndCloseIntervalsAtTheStoreClock) {
   EXPECT_EQ(r.byTrainee["alice"].stoppedSeconds, 600);
 }
 
-TEST_F(UsageLedgerTest, AnOpenIntervalIsListedAndFailedLabsHoldNothing) {
+TEST_P(UsageLedgerTest, AnOpenIntervalIsListedAndFailedLabsHoldNothing) {
   phase("c.bob", LabPhase::kCreating);
   clock_.advance(50s);
   ASSERT_TRUE(store_->recordObserved("c.bob", LabPhase::kFailed, "r", "[]", 1).isOk());
@@ -117,7 +111,7 @@ TEST_F(UsageLedgerTest, AnOpenIntervalIsListedAndFailedLabsHoldNothing) {
   EXPECT_TRUE(other->empty());
 }
 
-TEST_F(UsageLedgerTest, UsageOutlivesTheLabAndTheCohort) {
+TEST_P(UsageLedgerTest, UsageOutlivesTheLabAndTheCohort) {
   phase("c.alice", LabPhase::kCreating);
   clock_.advance(30s);
   phase("c.alice", LabPhase::kDestroyed);
@@ -129,7 +123,7 @@ TEST_F(UsageLedgerTest, UsageOutlivesTheLabAndTheCohort) {
   EXPECT_EQ(ivs[0].endedAt - ivs[0].startedAt, 30);
 }
 
-TEST_F(UsageLedgerTest, QueueFieldsAreSetAndClearedAsAWhole) {
+TEST_P(UsageLedgerTest, QueueFieldsAreSetAndClearedAsAWhole) {
   ASSERT_TRUE(store_->recordQueue({{"c.alice", 1, "provider fake is full", t0_ + 300}}).isOk());
   clock_.advance(60s);
   ASSERT_TRUE(store_->recordQueue({{"c.alice", 2, "still full", 0}, {"c.bob", 1, "full", t0_ + 400}}).isOk());
@@ -146,7 +140,7 @@ TEST_F(UsageLedgerTest, QueueFieldsAreSetAndClearedAsAWhole) {
   EXPECT_EQ(alice->queuedAt, 0);
 }
 
-TEST_F(UsageLedgerTest, StopWithReasonAndRunningAgainClearsIt) {
+TEST_P(UsageLedgerTest, StopWithReasonAndRunningAgainClearsIt) {
   ASSERT_TRUE(store_->setDesired({"c.alice"}, DesiredState::kRunning).isOk());
   ASSERT_TRUE(store_->stopWithReason({"c.alice"}, "lab-hours quota spent").isOk());
   auto lab = store_->getLab("c.alice");

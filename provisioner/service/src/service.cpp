@@ -24,37 +24,6 @@ using nlohmann::json;
 
 namespace {
 
-// A random id per state directory, kept in <dir>/instance-id (created once,
-// O_EXCL so that two first runs agree on one id).
-Result<std::string> stateInstanceId(const std::filesystem::path& dir) {
-  auto path = dir / "instance-id";
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    std::ifstream in(path);
-    std::string id;
-    if (in && std::getline(in, id) && id.size() == 16) return id;
-    if (in && attempt == 0) {
-      // Being written by another process right now: read again below.
-    }
-    if (sodium_init() < 0) return internalError("libsodium failed to initialise");
-    unsigned char raw[8];
-    randombytes_buf(raw, sizeof raw);
-    char hex[17];
-    sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-      std::string line = std::string(hex) + "\n";
-      bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-      ::close(fd);
-      if (!ok) return internalError("cannot write " + path.string());
-      return std::string(hex);
-    }
-    if (errno != EEXIST) return internalError("cannot create " + path.string() + ": " + std::strerror(errno));
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return internalError(path.string() + " is malformed (expected 16 hex digits); remove it only if no lab of this "
-                       "state exists any more");
-}
-
 std::string endpointsToJson(const std::vector<Endpoint>& endpoints) { return json(endpoints).dump(); }
 
 std::vector<Endpoint> endpointsFromJson(const std::string& text) {
@@ -168,7 +137,7 @@ LabService::LabService(Store& store, ProviderRegistry& providers, Clock& clock, 
 
 LabelSelector LabService::stateSelector() const {
   LabelSelector s;
-  auto id = stateInstanceId(store_.dir());
+  auto id = store_.instanceId();
   if (id) s.equals[kLabelState] = id.value();
   return s;
 }
@@ -279,7 +248,7 @@ Result<LabService::Selection> LabService::select(const RunOptions& options) {
   }
   for (auto& lab : labs.value())
     if (wanted.empty() || wanted.count(lab.trainee)) sel.labs.push_back(std::move(lab));
-  auto id = stateInstanceId(store_.dir());
+  auto id = store_.instanceId();
   if (!id) return id.status();
   sel.instanceId = id.value();
   return sel;

@@ -1,5 +1,6 @@
 #include "sqlite.h"
 
+#include <cerrno>
 #include <utility>
 
 namespace darasa::sqlite {
@@ -25,44 +26,35 @@ Status statusFromCode(int rc, const std::filesystem::path& file, std::string_vie
     case SQLITE_CANTOPEN:
       return deniedError(where + " cannot be opened for writing (" + detail + ")");
     case SQLITE_FULL:
-      return unavailableError(where + ": the disk is full (" + detail + ")");
+      return unavailableError(where + ": the disk is full (" + detail +
+                              "); free some space on its filesystem and try again");
     default:
       return internalError(where + ": " + detail);
   }
 }
 
-// ---- Stmt
+// ---- Cursor
 
-Stmt::~Stmt() { reset(); }
+Cursor::~Cursor() { sqlite3_finalize(stmt_); }
 
-void Stmt::reset() {
-  if (stmt_) {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
+void Cursor::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
   bindRc_ = SQLITE_OK;
 }
 
-Stmt& Stmt::bind(int index, int64_t value) {
-  int rc = sqlite3_bind_int64(stmt_, index, value);
-  if (rc != SQLITE_OK && bindRc_ == SQLITE_OK) bindRc_ = rc;
-  return *this;
-}
+void Cursor::bindInt(int index, int64_t value) { note(sqlite3_bind_int64(stmt_, index, value)); }
 
-Stmt& Stmt::bind(int index, std::string_view text) {
+void Cursor::bindText(int index, std::string_view text) {
   // SQLITE_TRANSIENT: SQLite copies, so temporaries may be bound safely.
-  int rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-  if (rc != SQLITE_OK && bindRc_ == SQLITE_OK) bindRc_ = rc;
-  return *this;
+  note(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
 }
 
-Stmt& Stmt::bindBlob(int index, std::string_view bytes) {
-  int rc = sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
-  if (rc != SQLITE_OK && bindRc_ == SQLITE_OK) bindRc_ = rc;
-  return *this;
+void Cursor::bindBlob(int index, std::string_view bytes) {
+  note(sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT));
 }
 
-Result<bool> Stmt::step() {
+Result<bool> Cursor::step() {
   if (bindRc_ != SQLITE_OK) return db_->error(bindRc_, "binding a parameter");
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -74,21 +66,13 @@ Result<bool> Stmt::step() {
   return db_->error(rc, what);
 }
 
-Status Stmt::run() {
-  for (;;) {
-    auto row = step();
-    if (!row) return row.status();
-    if (!*row) return Status::ok();
-  }
-}
-
-std::string Stmt::text(int col) const {
+std::string Cursor::text(int col) const {
   const unsigned char* p = sqlite3_column_text(stmt_, col);
   int n = sqlite3_column_bytes(stmt_, col);
   return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
 }
 
-std::string Stmt::blob(int col) const {
+std::string Cursor::blob(int col) const {
   const void* p = sqlite3_column_blob(stmt_, col);
   int n = sqlite3_column_bytes(stmt_, col);
   return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
@@ -96,7 +80,10 @@ std::string Stmt::blob(int col) const {
 
 // ---- Db
 
-Result<Db> Db::open(const std::filesystem::path& file, int flags) {
+Db::Db(sqlite3* db, std::filesystem::path file)
+    : db_(db), file_(std::move(file)), where_("state database " + file_.string()) {}
+
+Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& file, int flags) {
   sqlite3* handle = nullptr;
   // NOMUTEX: the owner serialises access; SQLite's own mutex would be a second lock.
   int rc = sqlite3_open_v2(file.c_str(), &handle, flags | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -106,11 +93,11 @@ Result<Db> Db::open(const std::filesystem::path& file, int flags) {
     return statusFromCode(rc, file, "opening", msg);
   }
   sqlite3_extended_result_codes(handle, 1);
-  return Db(handle, file);
+  return std::unique_ptr<Db>(new Db(handle, file));
 }
 
 Db::~Db() {
-  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  cache_.clear();  // finalizes every statement before the connection closes
   if (db_) sqlite3_close_v2(db_);
 }
 
@@ -119,22 +106,32 @@ Status Db::error(int rc, std::string_view what) const {
   // fall back to the generic text when it is about something else.
   std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
   if (db_ && (sqlite3_extended_errcode(db_) & 0xff) != (rc & 0xff)) msg = sqlite3_errstr(rc);
+  // With no space left SQLite often reports an I/O error (a write, the
+  // shared-memory file of the WAL) rather than SQLITE_FULL: say what it is.
+  if ((rc & 0xff) == SQLITE_IOERR && db_) {
+    int e = sqlite3_system_errno(db_);
+    if (e == ENOSPC || e == EDQUOT) return statusFromCode(SQLITE_FULL, file_, what, msg);
+  }
   return statusFromCode(rc, file_, what, msg);
 }
 
-Status Db::exec(const char* sql) {
+Status Db::exec(std::string_view sql) {
+  const std::string text(sql);  // sqlite3_exec wants a terminated string
   char* err = nullptr;
-  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+  int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
   if (rc == SQLITE_OK) return Status::ok();
   std::string msg = err ? err : sqlite3_errstr(rc);
   sqlite3_free(err);
-  std::string_view s = sql;
-  return statusFromCode(rc, file_, "running " + std::string(s.substr(0, 60)), msg);
+  if ((rc & 0xff) == SQLITE_IOERR) {
+    int e = sqlite3_system_errno(db_);
+    if (e == ENOSPC || e == EDQUOT) rc = SQLITE_FULL;
+  }
+  return statusFromCode(rc, file_, "running " + std::string(sql.substr(0, 60)), msg);
 }
 
-Result<Stmt> Db::prepare(std::string_view sql) {
+Result<sql::Stmt> Db::prepare(std::string_view sql) {
   auto it = cache_.find(sql);
-  if (it != cache_.end()) return Stmt(this, it->second);
+  if (it != cache_.end()) return sql::Stmt(it->second.get());
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                               &stmt, nullptr);
@@ -142,57 +139,40 @@ Result<Stmt> Db::prepare(std::string_view sql) {
     sqlite3_finalize(stmt);
     return error(rc, "preparing " + std::string(sql.substr(0, 60)));
   }
-  cache_.emplace(std::string(sql), stmt);
-  return Stmt(this, stmt);
+  auto cursor = std::make_unique<Cursor>(this, stmt);
+  Cursor* raw = cursor.get();
+  cache_.emplace(std::string(sql), std::move(cursor));
+  return sql::Stmt(raw);
 }
 
-Result<int64_t> Db::queryInt(std::string_view sql) {
-  auto stmt = prepare(sql);
-  if (!stmt) return stmt.status();
-  auto row = stmt->step();
-  if (!row) return row.status();
-  if (!*row) return internalError("no result from " + std::string(sql));
-  return stmt->int64(0);
-}
-
-// ---- Tx
-
-Result<Tx> Tx::begin(Db& db, Kind kind) {
-  const bool durable = kind == Kind::kDurableWrite;
+Status Db::begin(sql::TxKind kind) {
   // synchronous cannot change inside a transaction: set it before BEGIN.
-  if (durable) {
-    Status s = db.exec("PRAGMA synchronous = FULL");
+  if (kind == sql::TxKind::kDurableWrite) {
+    Status s = exec("PRAGMA synchronous = FULL");
     if (!s) return s;
+    durable_ = true;
   }
-  Status s = db.exec(kind == Kind::kRead ? "BEGIN" : "BEGIN IMMEDIATE");
-  if (!s) {
-    if (durable) (void)db.exec("PRAGMA synchronous = NORMAL");
-    return s;
-  }
-  return Tx(&db, durable);
+  Status s = exec(kind == sql::TxKind::kRead ? "BEGIN" : "BEGIN IMMEDIATE");
+  if (!s) restoreSync();
+  return s;
 }
 
-void Tx::restoreSync() {
-  if (durable_) (void)db_->exec("PRAGMA synchronous = NORMAL");
+void Db::restoreSync() {
+  if (durable_) (void)exec("PRAGMA synchronous = NORMAL");
   durable_ = false;
 }
 
-Tx::~Tx() {
-  if (open_) {
-    // Cannot report from a destructor; a failed rollback leaves SQLite to
-    // roll back when the connection closes.
-    (void)db_->exec("ROLLBACK");
-  }
-  restoreSync();
+Status Db::commit() {
+  Status s = exec("COMMIT");
+  if (s) restoreSync();
+  return s;
 }
 
-Status Tx::commit() {
-  Status s = db_->exec("COMMIT");
-  if (s) {
-    open_ = false;
-    restoreSync();
-  }
-  return s;
+void Db::rollback() {
+  // A failed rollback (none open, or the connection is in trouble) leaves
+  // SQLite to roll back when the connection closes.
+  if (!sqlite3_get_autocommit(db_)) (void)exec("ROLLBACK");
+  restoreSync();
 }
 
 }  // namespace darasa::sqlite

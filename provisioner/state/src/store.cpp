@@ -20,12 +20,15 @@
 #include <set>
 #include <unordered_map>
 
-#include "sqlite_store_impl.h"
+#include "migrations.h"
+#include "postgres.h"
+#include "sqlite.h"
+#include "store_impl.h"
 
 namespace darasa {
 namespace fs = std::filesystem;
-using sqlite::Db;
-using sqlite::Tx;
+using sql::Db;
+using sql::Tx;
 
 namespace store_detail {
 
@@ -87,209 +90,11 @@ fs::path defaultStateDir() {
   return fs::path(h) / ".local" / "share" / "darasa";
 }
 
-// ---- schema
+// ---- opening: SQLite files
 
 namespace {
 
 constexpr int kBusyTimeoutMs = 15000;
-
-// Migration i brings the schema from version i to i + 1. Each runs in its own
-// write transaction with the user_version update, so a failure leaves the
-// database at the previous version.
-Status migrateTo1(Db& db) {
-  return db.exec(R"sql(
-    CREATE TABLE templates(
-      name TEXT PRIMARY KEY,
-      json TEXT NOT NULL,
-      hash TEXT NOT NULL,
-      source_file TEXT NOT NULL DEFAULT '',
-      applied_at INTEGER NOT NULL
-    ) STRICT;
-
-    CREATE TABLE cohorts(
-      name TEXT PRIMARY KEY,
-      generation INTEGER NOT NULL,
-      template_name TEXT NOT NULL,
-      snapshot_json TEXT NOT NULL,
-      snapshot_hash TEXT NOT NULL,
-      spec_json TEXT NOT NULL,
-      provider TEXT NOT NULL,
-      created_at INTEGER NOT NULL,
-      updated_at INTEGER NOT NULL
-    ) STRICT;
-
-    CREATE TABLE trainees(
-      cohort TEXT NOT NULL REFERENCES cohorts(name) ON DELETE CASCADE,
-      id TEXT NOT NULL,
-      name TEXT NOT NULL,
-      email TEXT NOT NULL,
-      position INTEGER NOT NULL,
-      PRIMARY KEY(cohort, id)
-    ) STRICT, WITHOUT ROWID;
-
-    -- Labs reference their cohort without cascade: deleteCohort checks that
-    -- every lab is destroyed first.
-    CREATE TABLE labs(
-      lab_id TEXT PRIMARY KEY,
-      cohort TEXT NOT NULL REFERENCES cohorts(name),
-      trainee TEXT NOT NULL,
-      generation INTEGER NOT NULL,
-      observed_generation INTEGER NOT NULL DEFAULT 0,
-      desired TEXT NOT NULL,
-      phase TEXT NOT NULL,
-      removed INTEGER NOT NULL DEFAULT 0,
-      provider TEXT NOT NULL,
-      resource_id TEXT NOT NULL DEFAULT '',
-      endpoints_json TEXT NOT NULL DEFAULT '[]',
-      spec_json TEXT NOT NULL,
-      error_code TEXT NOT NULL DEFAULT '',
-      error_message TEXT NOT NULL DEFAULT '',
-      attempts INTEGER NOT NULL DEFAULT 0,
-      ready_at INTEGER NOT NULL DEFAULT 0,
-      updated_at INTEGER NOT NULL
-    ) STRICT;
-    CREATE INDEX labs_by_cohort ON labs(cohort, lab_id);
-
-    -- The journal outlives labs (history), so no foreign key to labs.
-    CREATE TABLE operations(
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      lab_id TEXT NOT NULL,
-      action TEXT NOT NULL,
-      detail TEXT NOT NULL,
-      status TEXT NOT NULL CHECK(status IN ('pending', 'ok', 'failed')),
-      error_code TEXT NOT NULL DEFAULT '',
-      error_message TEXT NOT NULL DEFAULT '',
-      started_at INTEGER NOT NULL,
-      finished_at INTEGER NOT NULL DEFAULT 0
-    ) STRICT;
-    CREATE INDEX operations_by_lab ON operations(lab_id, id);
-    CREATE INDEX operations_pending ON operations(id) WHERE status = 'pending';
-
-    CREATE TABLE credentials(
-      cohort TEXT NOT NULL REFERENCES cohorts(name) ON DELETE CASCADE,
-      trainee TEXT NOT NULL,
-      user TEXT NOT NULL,
-      password_blob BLOB NOT NULL,
-      password_hash TEXT NOT NULL,
-      private_key_blob BLOB NOT NULL,
-      public_key TEXT NOT NULL,
-      created_at INTEGER NOT NULL,
-      PRIMARY KEY(cohort, trainee)
-    ) STRICT;
-
-    CREATE TABLE audit(
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      at INTEGER NOT NULL,
-      actor TEXT NOT NULL,
-      action TEXT NOT NULL,
-      subject TEXT NOT NULL,
-      detail TEXT NOT NULL
-    ) STRICT;
-    CREATE INDEX audit_by_subject ON audit(subject, id);
-  )sql");
-}
-
-// Version 2: API tokens, stored by the SHA-256 of their secret (UNIQUE, so
-// that the lookup on every API request is one indexed read). A token goes
-// with its cohort and, for a trainee token, with its trainee (the roster
-// upsert in applyCohort never deletes kept trainees, so only a trainee who
-// left the roster loses their tokens). cohort and trainee are NULL when
-// unused, which leaves the foreign keys unchecked for admin tokens.
-Status migrateTo2(Db& db) {
-  return db.exec(R"sql(
-    CREATE TABLE tokens(
-      id TEXT PRIMARY KEY,
-      secret_hash BLOB NOT NULL UNIQUE,
-      role TEXT NOT NULL CHECK(role IN ('admin', 'instructor', 'trainee')),
-      cohort TEXT REFERENCES cohorts(name) ON DELETE CASCADE,
-      trainee TEXT,
-      name TEXT NOT NULL DEFAULT '',
-      created_at INTEGER NOT NULL,
-      expires_at INTEGER NOT NULL DEFAULT 0,
-      revoked_at INTEGER NOT NULL DEFAULT 0,
-      last_used_at INTEGER NOT NULL DEFAULT 0,
-      FOREIGN KEY(cohort, trainee) REFERENCES trainees(cohort, id) ON DELETE CASCADE
-    ) STRICT;
-    CREATE INDEX tokens_by_trainee ON tokens(cohort, trainee);
-  )sql");
-}
-
-// 3: the admission queue, stop reasons and activity on labs, and the usage
-// ledger. Intervals are opened and closed by triggers on the
-// labs table, so every phase change is metered in its own transaction
-// whatever code made it. A phase maps to what the trainee holds: creating
-// and ready → running (resources are reserved while a lab starts), stopped
-// → stopped, anything else → nothing. A lab's row may be deleted (forget,
-// cohort delete) only once it is gone, so its last interval is closed by
-// then; the delete trigger closes a stray one at the lab's last update.
-Status migrateTo3(Db& db) {
-  return db.exec(R"sql(
-    ALTER TABLE labs ADD COLUMN queue_position INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE labs ADD COLUMN queue_reason TEXT NOT NULL DEFAULT '';
-    ALTER TABLE labs ADD COLUMN queued_at INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE labs ADD COLUMN queue_eta INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE labs ADD COLUMN stop_reason TEXT NOT NULL DEFAULT '';
-    ALTER TABLE labs ADD COLUMN last_active_at INTEGER NOT NULL DEFAULT 0;
-
-    CREATE TABLE usage_intervals(
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      lab_id TEXT NOT NULL,
-      cohort TEXT NOT NULL,
-      trainee TEXT NOT NULL,
-      provider TEXT NOT NULL,
-      state TEXT NOT NULL CHECK(state IN ('running', 'stopped')),
-      started_at INTEGER NOT NULL,
-      ended_at INTEGER,
-      cpu_millis INTEGER NOT NULL,
-      memory_bytes INTEGER NOT NULL
-    ) STRICT;
-    CREATE INDEX usage_by_cohort ON usage_intervals(cohort, started_at);
-    CREATE INDEX usage_open ON usage_intervals(lab_id) WHERE ended_at IS NULL;
-
-    CREATE TRIGGER usage_on_phase AFTER UPDATE OF phase ON labs
-    WHEN (CASE WHEN OLD.phase IN ('creating', 'ready') THEN 'running'
-               WHEN OLD.phase = 'stopped' THEN 'stopped' ELSE '' END) <>
-         (CASE WHEN NEW.phase IN ('creating', 'ready') THEN 'running'
-               WHEN NEW.phase = 'stopped' THEN 'stopped' ELSE '' END)
-    BEGIN
-      UPDATE usage_intervals SET ended_at = max(started_at, NEW.updated_at)
-        WHERE lab_id = NEW.lab_id AND ended_at IS NULL;
-      INSERT INTO usage_intervals(lab_id, cohort, trainee, provider, state, started_at, cpu_millis, memory_bytes)
-        SELECT NEW.lab_id, NEW.cohort, NEW.trainee, NEW.provider,
-               CASE WHEN NEW.phase = 'stopped' THEN 'stopped' ELSE 'running' END, NEW.updated_at,
-               coalesce(json_extract(NEW.spec_json, '$.resources.cpuMillis'), 0),
-               coalesce(json_extract(NEW.spec_json, '$.resources.memoryBytes'), 0)
-        WHERE NEW.phase IN ('creating', 'ready', 'stopped');
-    END;
-
-    CREATE TRIGGER usage_on_delete AFTER DELETE ON labs
-    BEGIN
-      UPDATE usage_intervals SET ended_at = max(started_at, OLD.updated_at)
-        WHERE lab_id = OLD.lab_id AND ended_at IS NULL;
-    END;
-  )sql");
-}
-
-const std::array<std::function<Status(Db&)>, Store::kSchemaVersion> kMigrations = {migrateTo1, migrateTo2,
-                                                                                 migrateTo3};
-
-Status migrate(Db& db) {
-  for (int target = 1; target <= Store::kSchemaVersion; ++target) {
-    auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
-    if (!tx) return tx.status();
-    // Read again inside the write lock: another process may have migrated.
-    auto version = db.queryInt("PRAGMA user_version");
-    if (!version) return version.status();
-    if (*version >= target) continue;
-    Status s = kMigrations[static_cast<size_t>(target - 1)](db);
-    if (!s) return s.withContext("migrating the state schema to version " + std::to_string(target));
-    s = db.exec(("PRAGMA user_version = " + std::to_string(target)).c_str());
-    if (!s) return s;
-    s = tx->commit();
-    if (!s) return s;
-  }
-  return Status::ok();
-}
 
 uint32_t be32(const unsigned char* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
@@ -379,11 +184,19 @@ Status createPrivateFile(const fs::path& file) {
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 
-const fs::path& Store::dir() const { return impl_->dir; }
-fs::path Store::databaseFile() const { return impl_->dir / "darasa.db"; }
-fs::path Store::keyFile() const { return impl_->dir / "vault.key"; }
+const fs::path& Store::dir() const { return impl_->location.dir; }
+fs::path Store::databaseFile() const { return impl_->location.dir / "darasa.db"; }
+fs::path Store::keyFile() const { return impl_->location.keyFile; }
 
-Result<std::unique_ptr<Store>> Store::open(const fs::path& dir, OpenMode mode, const Clock& clock) {
+namespace {
+
+Status newerSchema(const sql::Db& db, int version) {
+  return notSupportedError(db.where() + " has schema version " + std::to_string(version) +
+                           ", newer than this darasa knows (" + std::to_string(Store::kSchemaVersion) +
+                           "); use a newer darasa. The database was not modified");
+}
+
+Result<std::unique_ptr<sql::Db>> openSqlite(const fs::path& dir, OpenMode mode) {
   const fs::path file = dir / "darasa.db";
   std::error_code ec;
   const bool exists = fs::exists(file, ec);
@@ -401,36 +214,24 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& dir, OpenMode mode, c
   Status s = checkHeader(file);
   if (!s) return s;
 
-  auto db = Db::open(file, SQLITE_OPEN_READWRITE);
+  auto db = sqlite::Db::open(file, SQLITE_OPEN_READWRITE);
   if (!db) return db.status();
-  sqlite3_busy_timeout(db->handle(), kBusyTimeoutMs);
+  sqlite3_busy_timeout((*db)->handle(), kBusyTimeoutMs);
 
   // Only reads until the version is known to be ours: a database from a
   // newer darasa, or not darasa's, is left exactly as it is. Both reads in
   // one snapshot, or a concurrent first migration could look like a foreign
   // schema.
-  auto readTx = Tx::begin(*db, Tx::Kind::kRead);
+  auto readTx = Tx::begin(**db, sql::TxKind::kRead);
   if (!readTx) return readTx.status();
-  auto version = db->queryInt("PRAGMA user_version");
+  auto version = migrations::currentVersion(**db);
   if (!version) return version.status();
-  if (*version > kSchemaVersion)
-    return notSupportedError("state database " + file.string() + " has schema version " +
-                             std::to_string(*version) + ", newer than this darasa knows (" +
-                             std::to_string(kSchemaVersion) +
-                             "); use a newer darasa. The database was not modified");
-  if (*version == 0) {
-    auto tables = db->queryInt("SELECT count(*) FROM sqlite_schema WHERE type = 'table'");
-    if (!tables) return tables.status();
-    if (*tables > 0)
-      return invalidError("state database " + file.string() +
-                          " is an SQLite database of some other program (it has tables but no darasa "
-                          "schema); darasa did not modify it");
-  }
+  if (*version > Store::kSchemaVersion) return newerSchema(**db, *version);
   s = readTx->commit();
   if (!s) return s;
 
   {
-    auto stmt = db->prepare("PRAGMA journal_mode = WAL");
+    auto stmt = (*db)->prepare("PRAGMA journal_mode = WAL");
     if (!stmt) return stmt.status();
     // Switching to WAL needs an exclusive lock, and SQLite does not always
     // call the busy handler for it: when several processes create a fresh
@@ -449,24 +250,82 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& dir, OpenMode mode, c
                            journal + "\"); is it on a network filesystem?");
   }
   // NORMAL: commits survive a crash of the process; what must also survive
-  // a power cut commits with Tx::Kind::kDurableWrite (see sqlite.h).
-  s = db->exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;");
+  // a power cut commits with sql::TxKind::kDurableWrite (see sqlite.h).
+  s = (*db)->exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;");
   if (!s) return s;
-  if (*version < kSchemaVersion) {
-    s = migrate(*db);
+  if (*version < Store::kSchemaVersion) {
+    s = migrations::migrate(**db);
     if (!s) return s;
   }
-  auto impl = std::make_unique<Impl>(dir, clock, std::move(*db));
-  return std::unique_ptr<Store>(new Store(std::move(impl)));
+  return std::unique_ptr<sql::Db>(std::move(*db));
 }
+
+Result<std::unique_ptr<sql::Db>> openPostgres(const std::string& url, OpenMode mode) {
+  auto conn = postgres::Connection::connect(url, "darasa");
+  if (!conn) return conn.status();
+  auto db = std::make_unique<postgres::Db>(std::move(*conn));
+  int version = 0;
+  {
+    auto readTx = Tx::begin(*db, sql::TxKind::kRead);
+    if (!readTx) return readTx.status();
+    auto v = migrations::currentVersion(*db);
+    if (!v) return v.status();
+    version = *v;
+  }
+  if (version > Store::kSchemaVersion) return newerSchema(*db, version);
+  if (version == 0 && mode == OpenMode::kMustExist)
+    return notFoundError("no darasa state in " + postgres::redact(url) +
+                         " (run `darasa apply --state URL` or `darasa state migrate --to URL` first)");
+  if (version < Store::kSchemaVersion) {
+    Status s = migrations::migrate(*db);
+    if (!s) return s;
+  }
+  return std::unique_ptr<sql::Db>(std::move(db));
+}
+
+}  // namespace
+
+StateLocation parseStateLocation(const std::string& value, const fs::path& defaultDir) {
+  StateLocation loc;
+  if (postgres::isUrl(value)) {
+    loc.url = value;
+    loc.dir = defaultDir;
+  } else {
+    loc.dir = value.empty() ? defaultDir : fs::path(value);
+  }
+  return loc;
+}
+
+Result<std::unique_ptr<Store>> Store::open(const fs::path& dir, OpenMode mode, const Clock& clock) {
+  StateLocation loc;
+  loc.dir = dir;
+  return open(loc, mode, clock);
+}
+
+Result<std::unique_ptr<Store>> Store::open(const StateLocation& location, OpenMode mode, const Clock& clock) {
+  auto db = location.url.empty() ? openSqlite(location.dir, mode) : openPostgres(location.url, mode);
+  if (!db) return db.status();
+  return std::unique_ptr<Store>(new Store(std::make_unique<Impl>(location, clock, std::move(*db))));
+}
+
+const char* Store::backend() const {
+  return impl_->db->dialect() == sql::Dialect::kSqlite ? "sqlite" : "postgresql";
+}
+
+std::string Store::location() const {
+  return impl_->location.url.empty() ? databaseFile().string() : postgres::redact(impl_->location.url);
+}
+
+void Store::setFence(int64_t term) { impl_->fence.store(term); }
+int64_t Store::fence() const { return impl_->fence.load(); }
 
 // ---- templates
 
 Result<bool> Store::putTemplate(const TemplateRecord& record) {
   if (record.name.empty()) return invalidError("a template needs a name");
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kDurableWrite);
   if (!tx) return tx.status();
   auto cur = db.prepare("SELECT hash, json FROM templates WHERE name = ?");
   if (!cur) return cur.status();
@@ -488,15 +347,15 @@ Result<bool> Store::putTemplate(const TemplateRecord& record) {
 }
 
 namespace {
-TemplateRecord readTemplate(const sqlite::Stmt& st) {
+TemplateRecord readTemplate(const sql::Stmt& st) {
   return TemplateRecord{st.text(0), st.text(1), st.text(2), st.text(3), st.int64(4)};
 }
 }  // namespace
 
 Result<TemplateRecord> Store::getTemplate(const std::string& name) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kRead);
   if (!tx) return tx.status();
   auto st = db.prepare("SELECT name, json, hash, source_file, applied_at FROM templates WHERE name = ?");
   if (!st) return st.status();
@@ -511,8 +370,8 @@ Result<TemplateRecord> Store::getTemplate(const std::string& name) {
 
 Result<std::vector<TemplateRecord>> Store::listTemplates() {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kRead);
   if (!tx) return tx.status();
   auto st = db.prepare("SELECT name, json, hash, source_file, applied_at FROM templates ORDER BY name");
   if (!st) return st.status();
@@ -533,7 +392,7 @@ namespace {
 constexpr const char* kCohortColumns =
     "name, generation, template_name, snapshot_json, snapshot_hash, spec_json, provider, created_at, updated_at";
 
-CohortRecord readCohort(const sqlite::Stmt& st) {
+CohortRecord readCohort(const sql::Stmt& st) {
   CohortRecord c;
   c.name = st.text(0);
   c.generation = st.int64(1);
@@ -758,12 +617,14 @@ Result<ApplyOutcome> Store::applyCohort(const CohortApply& apply) {
   Status v = validateApply(apply);
   if (!v) return v;
   std::lock_guard lock(impl_->mu);
-  auto tx = Tx::begin(impl_->db, Tx::Kind::kDurableWrite);
+  auto tx = Tx::begin(*impl_->db, sql::TxKind::kDurableWrite);
   if (!tx) return tx.status();
-  auto out = applyInTx(impl_->db, apply, impl_->now(), true);
+  auto out = applyInTx(*impl_->db, apply, impl_->now(), true);
   if (!out) return out.status();
   if (out->changed) {
-    Status s = tx->commit();
+    Status s = impl_->notifyChange(apply.name);
+    if (!s) return s;
+    s = tx->commit();
     if (!s) return s;
   }
   return out;
@@ -773,15 +634,15 @@ Result<ApplyOutcome> Store::previewApply(const CohortApply& apply) {
   Status v = validateApply(apply);
   if (!v) return v;
   std::lock_guard lock(impl_->mu);
-  auto tx = Tx::begin(impl_->db, Tx::Kind::kRead);
+  auto tx = Tx::begin(*impl_->db, sql::TxKind::kRead);
   if (!tx) return tx.status();
-  return applyInTx(impl_->db, apply, impl_->now(), false);
+  return applyInTx(*impl_->db, apply, impl_->now(), false);
 }
 
 Result<CohortRecord> Store::getCohort(const std::string& name) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kRead);
   if (!tx) return tx.status();
   auto st = db.prepare(std::string("SELECT ") + kCohortColumns + " FROM cohorts WHERE name = ?");
   if (!st) return st.status();
@@ -794,8 +655,8 @@ Result<CohortRecord> Store::getCohort(const std::string& name) {
 
 Result<std::vector<CohortRecord>> Store::listCohorts() {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kRead);
   if (!tx) return tx.status();
   auto st = db.prepare(std::string("SELECT ") + kCohortColumns + " FROM cohorts ORDER BY name");
   if (!st) return st.status();
@@ -811,8 +672,8 @@ Result<std::vector<CohortRecord>> Store::listCohorts() {
 
 Status Store::deleteCohort(const std::string& name) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kDurableWrite);
   if (!tx) return tx.status();
   Status s = requireCohort(db, name);
   if (!s) return s;
@@ -838,13 +699,15 @@ Status Store::deleteCohort(const std::string& name) {
     s = del->bind(1, name).run();
     if (!s) return s;
   }
+  s = impl_->notifyChange(name);
+  if (!s) return s;
   return tx->commit();
 }
 
 Result<std::vector<Trainee>> Store::listTrainees(const std::string& cohort) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kRead);
   if (!tx) return tx.status();
   Status s = requireCohort(db, cohort);
   if (!s) return s;

@@ -2,11 +2,11 @@
 #include <set>
 
 #include "provisioner/store.h"
-#include "sqlite_store_impl.h"
+#include "store_impl.h"
 
 namespace darasa {
-using sqlite::Db;
-using sqlite::Tx;
+using sql::Db;
+using sql::Tx;
 
 namespace store_detail {
 
@@ -19,7 +19,7 @@ const char* const kLabGoneSql =
     "(l.phase = 'destroyed' OR (l.phase = 'pending' AND l.resource_id = '' AND NOT EXISTS "
     "(SELECT 1 FROM operations o WHERE o.status = 'pending' AND o.lab_id = l.lab_id)))";
 
-LabRecord readLab(const sqlite::Stmt& st) {
+LabRecord readLab(const sql::Stmt& st) {
   LabRecord l;
   l.labId = st.text(0);
   l.cohort = st.text(1);
@@ -57,12 +57,14 @@ Status labNotFound(const std::string& labId) { return notFoundError("no lab \"" 
 
 // Runs an UPDATE of one lab (binding 1 is always updated_at, the last one the
 // lab id) inside its own write transaction; kNotFound when no row matched.
+// A leader-only write: fenced (Store::setFence).
 template <typename BindFn>
 Status updateLab(Store::Impl& impl, const std::string& labId, std::string_view sql, BindFn bindRest) {
   std::lock_guard lock(impl.mu);
-  Db& db = impl.db;
-  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  Db& db = *impl.db;
+  auto tx = Tx::begin(db, sql::TxKind::kWrite);
   if (!tx) return tx.status();
+  if (Status f = impl.checkFence(); !f) return f;
   auto st = db.prepare(sql);
   if (!st) return st.status();
   st->bind(1, impl.now());
@@ -78,8 +80,8 @@ Status updateLab(Store::Impl& impl, const std::string& labId, std::string_view s
 
 Result<std::vector<LabRecord>> Store::listLabs(const std::string& cohort) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kRead);
   if (!tx) return tx.status();
   std::vector<LabRecord> out;
   std::string sql = std::string("SELECT ") + kLabColumns + " FROM labs ";
@@ -103,8 +105,8 @@ Result<std::vector<LabRecord>> Store::listLabs(const std::string& cohort) {
 
 Result<LabRecord> Store::getLab(const std::string& labId) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kRead);
   if (!tx) return tx.status();
   auto st = db.prepare(std::string("SELECT ") + kLabColumns + " FROM labs WHERE lab_id = ?");
   if (!st) return st.status();
@@ -117,8 +119,8 @@ Result<LabRecord> Store::getLab(const std::string& labId) {
 
 Result<std::vector<std::string>> Store::labIdsOfCohort(const std::string& cohort) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kRead);
   if (!tx) return tx.status();
   Status s = requireCohort(db, cohort);
   if (!s) return s;
@@ -137,10 +139,10 @@ Result<std::vector<std::string>> Store::labIdsOfCohort(const std::string& cohort
 
 Status Store::setDesired(const std::vector<std::string>& labIds, DesiredState desired) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kDurableWrite);
   if (!tx) return tx.status();
-  auto check = db.prepare("SELECT removed FROM labs WHERE lab_id = ?");
+  auto check = db.prepare("SELECT removed, cohort FROM labs WHERE lab_id = ?");
   if (!check) return check.status();
   // Wanting a lab running again drops the reason the daemon stopped it for.
   auto st = db.prepare(
@@ -149,6 +151,7 @@ Status Store::setDesired(const std::vector<std::string>& labIds, DesiredState de
   if (!st) return st.status();
   const char* name = desiredStateName(desired);
   const int64_t now = impl_->now();
+  std::set<std::string> cohorts;  // told to the other daemons
   for (const auto& id : labIds) {
     check->bind(1, id);
     auto row = check->step();
@@ -156,19 +159,25 @@ Status Store::setDesired(const std::vector<std::string>& labIds, DesiredState de
     if (!*row) return labNotFound(id);
     if (check->int64(0) != 0 && desired != DesiredState::kAbsent)
       return conflictError("lab " + id + " was removed from its cohort by an apply; it can only be destroyed");
+    cohorts.insert(check->text(1));
     check->reset();
     Status s = st->bind(1, name).bind(2, now).bind(3, id).run();
     if (!s) return s;
     st->reset();
+  }
+  for (const auto& c : cohorts) {
+    Status s = impl_->notifyChange(c);
+    if (!s) return s;
   }
   return tx->commit();
 }
 
 Status Store::recordQueue(const std::vector<QueueEntry>& waiting) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kWrite);
   if (!tx) return tx.status();
+  if (Status f = impl_->checkFence(); !f) return f;
   std::set<std::string> listed;
   for (const auto& w : waiting) listed.insert(w.labId);
   auto current = db.prepare("SELECT lab_id FROM labs WHERE queue_position <> 0");
@@ -203,9 +212,10 @@ Status Store::recordQueue(const std::vector<QueueEntry>& waiting) {
 
 Status Store::stopWithReason(const std::vector<std::string>& labIds, const std::string& reason) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kDurableWrite);
   if (!tx) return tx.status();
+  if (Status f = impl_->checkFence(); !f) return f;
   auto st = db.prepare(
       "UPDATE labs SET desired = 'stopped', stop_reason = ?2, updated_at = ?3 WHERE lab_id = ?1");
   if (!st) return st.status();
@@ -222,7 +232,7 @@ Status Store::stopWithReason(const std::vector<std::string>& labIds, const std::
 Status Store::recordActivity(const std::string& labId, int64_t lastActiveAt) {
   // ?1 (now) is left unused: activity is not a change of the lab's record.
   return updateLab(*impl_, labId, "UPDATE labs SET last_active_at = ?2 WHERE lab_id = ?3",
-                   [&](sqlite::Stmt& st) {
+                   [&](sql::Stmt& st) {
                      st.bind(2, lastActiveAt);
                      return 2;
                    });
@@ -233,7 +243,7 @@ Status Store::recordObserved(const std::string& labId, LabPhase phase, const std
   return updateLab(*impl_, labId,
                    "UPDATE labs SET updated_at = ?, phase = ?, resource_id = ?, endpoints_json = ?, "
                    "observed_generation = ? WHERE lab_id = ?",
-                   [&](sqlite::Stmt& st) {
+                   [&](sql::Stmt& st) {
                      st.bind(2, labPhaseName(phase)).bind(3, resourceId);
                      st.bind(4, endpointsJson.empty() ? std::string("[]") : endpointsJson).bind(5, generation);
                      return 5;
@@ -245,7 +255,7 @@ Status Store::recordError(const std::string& labId, const Status& error) {
   return updateLab(*impl_, labId,
                    "UPDATE labs SET updated_at = ?, error_code = ?, error_message = ?, attempts = attempts + 1 "
                    "WHERE lab_id = ?",
-                   [&](sqlite::Stmt& st) {
+                   [&](sql::Stmt& st) {
                      st.bind(2, codeName(error.code())).bind(3, error.message());
                      return 3;
                    });
@@ -255,14 +265,14 @@ Status Store::clearError(const std::string& labId) {
   return updateLab(*impl_, labId,
                    "UPDATE labs SET updated_at = ?, error_code = '', error_message = '', attempts = 0 "
                    "WHERE lab_id = ?",
-                   [](sqlite::Stmt&) { return 1; });
+                   [](sql::Stmt&) { return 1; });
 }
 
 Status Store::markReady(const std::string& labId, Clock::TimePoint at) {
   return updateLab(*impl_, labId,
                    "UPDATE labs SET updated_at = ?, phase = 'ready', ready_at = ?, error_code = '', "
                    "error_message = '', attempts = 0 WHERE lab_id = ?",
-                   [&](sqlite::Stmt& st) {
+                   [&](sql::Stmt& st) {
                      st.bind(2, toUnixSeconds(at));
                      return 2;
                    });
@@ -272,14 +282,15 @@ Status Store::markDestroyed(const std::string& labId) {
   return updateLab(*impl_, labId,
                    "UPDATE labs SET updated_at = ?, phase = 'destroyed', resource_id = '', endpoints_json = '[]', "
                    "observed_generation = 0, ready_at = 0 WHERE lab_id = ?",
-                   [](sqlite::Stmt&) { return 1; });
+                   [](sql::Stmt&) { return 1; });
 }
 
 Status Store::forgetLab(const std::string& labId) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kWrite);
   if (!tx) return tx.status();
+  if (Status f = impl_->checkFence(); !f) return f;
   auto st = db.prepare(std::string("SELECT cohort, trainee, phase, ") + kLabGoneSql +
                        " FROM labs l WHERE lab_id = ?");
   if (!st) return st.status();
@@ -320,9 +331,9 @@ Status Store::forgetLab(const std::string& labId) {
 namespace {
 
 constexpr const char* kOperationColumns =
-    "id, lab_id, action, detail, status, error_code, error_message, started_at, finished_at";
+    "id, lab_id, action, detail, status, error_code, error_message, started_at, finished_at, term";
 
-OperationRecord readOperation(const sqlite::Stmt& st) {
+OperationRecord readOperation(const sql::Stmt& st) {
   OperationRecord o;
   o.id = st.int64(0);
   o.labId = st.text(1);
@@ -335,10 +346,11 @@ OperationRecord readOperation(const sqlite::Stmt& st) {
   o.error = statusFrom(st.text(5), st.text(6));
   o.startedAt = st.int64(7);
   o.finishedAt = st.int64(8);
+  o.term = st.int64(9);
   return o;
 }
 
-Result<std::vector<OperationRecord>> readOperations(sqlite::Stmt& st) {
+Result<std::vector<OperationRecord>> readOperations(sql::Stmt& st) {
   std::vector<OperationRecord> out;
   for (;;) {
     auto row = st.step();
@@ -355,25 +367,34 @@ Result<int64_t> Store::beginOperation(const std::string& labId, const std::strin
                                       const std::string& detail) {
   if (action.empty()) return invalidError("an operation needs an action");
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kDurableWrite);
   if (!tx) return tx.status();
-  auto st = db.prepare("INSERT INTO operations(lab_id, action, detail, status, started_at) VALUES(?, ?, ?, 'pending', ?)");
+  // The fence is checked here, before every provider call: a daemon that
+  // lost the lead never acts on a provider again.
+  if (Status f = impl_->checkFence(); !f) return f;
+  auto st = db.prepare(
+      "INSERT INTO operations(lab_id, action, detail, status, started_at, term) VALUES(?, ?, ?, 'pending', ?, ?) "
+      "RETURNING id");
   if (!st) return st.status();
-  Status s = st->bind(1, labId).bind(2, action).bind(3, detail).bind(4, impl_->now()).run();
-  if (!s) return s;
-  int64_t id = db.lastInsertRowid();
-  // synchronous = FULL: the intent is on disk once COMMIT returns.
-  s = tx->commit();
+  st->bind(1, labId).bind(2, action).bind(3, detail).bind(4, impl_->now()).bind(5, std::max<int64_t>(impl_->fence.load(), 0));
+  auto row = st->step();
+  if (!row) return row.status();
+  if (!*row) return internalError(db.where() + ": no id for the new operation");
+  const int64_t id = st->int64(0);
+  st->reset();
+  // Durable: the intent is on disk once COMMIT returns.
+  Status s = tx->commit();
   if (!s) return s;
   return id;
 }
 
 Status Store::endOperation(int64_t id, const Status& outcome) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kWrite);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kWrite);
   if (!tx) return tx.status();
+  if (Status f = impl_->checkFence(); !f) return f;
   auto cur = db.prepare("SELECT status FROM operations WHERE id = ?");
   if (!cur) return cur.status();
   cur->bind(1, id);
@@ -399,12 +420,12 @@ Status Store::endOperation(int64_t id, const Status& outcome) {
 Result<std::vector<OperationRecord>> Store::listOperations(const std::string& labId, int limit) {
   if (limit <= 0) return std::vector<OperationRecord>{};
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kRead);
   if (!tx) return tx.status();
   // The newest `limit`, then returned oldest first.
   std::string sql = std::string("SELECT * FROM (SELECT ") + kOperationColumns + " FROM operations " +
-                    (labId.empty() ? "" : "WHERE lab_id = ?2 ") + "ORDER BY id DESC LIMIT ?1) ORDER BY id";
+                    (labId.empty() ? "" : "WHERE lab_id = ?2 ") + "ORDER BY id DESC LIMIT ?1) AS recent ORDER BY id";
   auto st = db.prepare(sql);
   if (!st) return st.status();
   st->bind(1, static_cast<int64_t>(limit));
@@ -414,8 +435,8 @@ Result<std::vector<OperationRecord>> Store::listOperations(const std::string& la
 
 Result<std::vector<OperationRecord>> Store::listPendingOperations() {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kRead);
   if (!tx) return tx.status();
   auto st = db.prepare(std::string("SELECT ") + kOperationColumns +
                        " FROM operations WHERE status = 'pending' ORDER BY id");

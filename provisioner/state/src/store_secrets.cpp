@@ -2,11 +2,11 @@
 #include <system_error>
 
 #include "provisioner/store.h"
-#include "sqlite_store_impl.h"
+#include "store_impl.h"
 
 namespace darasa {
-using sqlite::Db;
-using sqlite::Tx;
+using sql::Db;
+using sql::Tx;
 using namespace store_detail;
 
 namespace {
@@ -24,12 +24,12 @@ Status insertAudit(Db& db, int64_t at, const std::string& actor, const std::stri
 
 Result<const Vault*> Store::Impl::openVault() {
   if (vault) return &*vault;
-  const auto keyFile = dir / "vault.key";
+  const auto& keyFile = location.keyFile;
   std::error_code ec;
   if (!std::filesystem::exists(keyFile, ec)) {
     // A new key would make every stored credential unreadable: say so
     // rather than make one.
-    auto count = db.queryInt("SELECT count(*) FROM credentials");
+    auto count = db->queryInt("SELECT count(*) FROM credentials");
     if (!count) return count.status();
     if (*count > 0)
       return internalError("the credentials key " + keyFile.string() + " is missing, but the state holds " +
@@ -46,9 +46,12 @@ Result<const Vault*> Store::Impl::openVault() {
 Status Store::putCredentials(const std::string& cohort, const std::string& trainee,
                              const CredentialSet& credentials) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kDurableWrite);
   if (!tx) return tx.status();
+  // Made for a lab the leader creates: a deposed leader must not replace
+  // what the new one handed out.
+  if (Status f = impl_->checkFence(); !f) return f;
   Status s = requireCohort(db, cohort);
   if (!s) return s;
   {
@@ -62,8 +65,8 @@ Status Store::putCredentials(const std::string& cohort, const std::string& train
   auto vault = impl_->openVault();
   if (!vault) return vault.status();
   auto st = db.prepare(
-      "INSERT INTO credentials(cohort, trainee, user, password_blob, password_hash, private_key_blob, public_key, "
-      "created_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(cohort, trainee) DO UPDATE SET user = excluded.user, "
+      "INSERT INTO credentials(cohort, trainee, \"user\", password_blob, password_hash, private_key_blob, public_key, "
+      "created_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(cohort, trainee) DO UPDATE SET \"user\" = excluded.\"user\", "
       "password_blob = excluded.password_blob, password_hash = excluded.password_hash, "
       "private_key_blob = excluded.private_key_blob, public_key = excluded.public_key, "
       "created_at = excluded.created_at");
@@ -80,8 +83,8 @@ Status Store::putCredentials(const std::string& cohort, const std::string& train
 Result<CredentialSet> Store::readCredentials(const std::string& cohort, const std::string& trainee,
                                              const std::string& actor) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kDurableWrite);
   if (!tx) return tx.status();
   const int64_t now = impl_->now();
   const std::string subject = subjectOf(cohort, trainee);
@@ -97,7 +100,7 @@ Result<CredentialSet> Store::readCredentials(const std::string& cohort, const st
   };
 
   auto st = db.prepare(
-      "SELECT user, password_blob, password_hash, private_key_blob, public_key FROM credentials "
+      "SELECT \"user\", password_blob, password_hash, private_key_blob, public_key FROM credentials "
       "WHERE cohort = ? AND trainee = ?");
   if (!st) return st.status();
   st->bind(1, cohort).bind(2, trainee);
@@ -132,8 +135,8 @@ Result<CredentialSet> Store::readCredentials(const std::string& cohort, const st
 
 Result<bool> Store::hasCredentials(const std::string& cohort, const std::string& trainee) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kRead);
   if (!tx) return tx.status();
   auto st = db.prepare("SELECT 1 FROM credentials WHERE cohort = ? AND trainee = ?");
   if (!st) return st.status();
@@ -145,13 +148,13 @@ Result<bool> Store::hasCredentials(const std::string& cohort, const std::string&
 
 Result<std::vector<CredentialRecord>> Store::listCredentials(const std::string& cohort) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kRead);
   if (!tx) return tx.status();
   Status s = requireCohort(db, cohort);
   if (!s) return s;
   auto st = db.prepare(
-      "SELECT cohort, trainee, user, public_key, created_at FROM credentials WHERE cohort = ? ORDER BY trainee");
+      "SELECT cohort, trainee, \"user\", public_key, created_at FROM credentials WHERE cohort = ? ORDER BY trainee");
   if (!st) return st.status();
   st->bind(1, cohort);
   std::vector<CredentialRecord> out;
@@ -166,8 +169,8 @@ Result<std::vector<CredentialRecord>> Store::listCredentials(const std::string& 
 
 Status Store::deleteCredentials(const std::string& cohort, const std::string& trainee) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kDurableWrite);
   if (!tx) return tx.status();
   auto st = db.prepare("DELETE FROM credentials WHERE cohort = ? AND trainee = ?");
   if (!st) return st.status();
@@ -182,8 +185,8 @@ Status Store::appendAudit(const std::string& actor, const std::string& action, c
                           const std::string& detail) {
   if (action.empty()) return invalidError("an audit record needs an action");
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kDurableWrite);
   if (!tx) return tx.status();
   Status s = insertAudit(db, impl_->now(), actor, action, subject, detail);
   if (!s) return s;
@@ -193,17 +196,17 @@ Status Store::appendAudit(const std::string& actor, const std::string& action, c
 Result<std::vector<AuditRecord>> Store::listAudit(const AuditFilter& filter, int limit) {
   if (limit <= 0) return std::vector<AuditRecord>{};
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kRead);
   if (!tx) return tx.status();
   // One statement for every filter: an empty parameter matches everything.
   // The prefix match uses substr rather than LIKE so that % and _ in a
   // subject are not wildcards.
   auto st = db.prepare(
       "SELECT * FROM (SELECT id, at, actor, action, subject, detail FROM audit "
-      "WHERE (?1 = '' OR actor = ?1) AND (?2 = '' OR action = ?2) "
-      "AND (?3 = '' OR substr(subject, 1, length(?3)) = ?3) AND at >= ?4 "
-      "ORDER BY id DESC LIMIT ?5) ORDER BY id");
+      "WHERE (CAST(?1 AS TEXT) = '' OR actor = ?1) AND (CAST(?2 AS TEXT) = '' OR action = ?2) "
+      "AND (CAST(?3 AS TEXT) = '' OR substr(subject, 1, length(CAST(?3 AS TEXT))) = ?3) AND at >= ?4 "
+      "ORDER BY id DESC LIMIT ?5) AS recent ORDER BY id");
   if (!st) return st.status();
   st->bind(1, filter.actor).bind(2, filter.action).bind(3, filter.subjectPrefix).bind(4, filter.since);
   st->bind(5, static_cast<int64_t>(limit));

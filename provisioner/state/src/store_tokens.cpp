@@ -3,11 +3,11 @@
 #include <algorithm>
 
 #include "provisioner/store.h"
-#include "sqlite_store_impl.h"
+#include "store_impl.h"
 
 namespace darasa {
-using sqlite::Db;
-using sqlite::Tx;
+using sql::Db;
+using sql::Tx;
 using namespace store_detail;
 
 namespace {
@@ -21,7 +21,7 @@ constexpr int64_t kTouchResolutionSeconds = 60;
 constexpr const char* kTokenColumns =
     "id, role, coalesce(cohort, ''), coalesce(trainee, ''), name, created_at, expires_at, revoked_at, last_used_at";
 
-TokenRecord readToken(const sqlite::Stmt& st) {
+TokenRecord readToken(const sql::Stmt& st) {
   TokenRecord t;
   t.id = st.text(0);
   t.role = tokenRoleFromName(st.text(1)).value_or(TokenRole::kTrainee);
@@ -63,8 +63,8 @@ Status Store::putToken(const TokenRecord& record, const std::string& secretHash)
   Status s = checkShape(record);
   if (!s) return s;
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kDurableWrite);
   if (!tx) return tx.status();
   if (!record.cohort.empty()) {
     s = requireCohort(db, record.cohort);
@@ -103,10 +103,10 @@ Status Store::putToken(const TokenRecord& record, const std::string& secretHash)
 Result<TokenRecord> Store::findTokenByHash(const std::string& secretHash, bool touch) {
   if (secretHash.size() != kHashBytes) return notFoundError("no such token");
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
+  Db& db = *impl_->db;
   TokenRecord token;
   {
-    auto tx = Tx::begin(db, Tx::Kind::kRead);
+    auto tx = Tx::begin(db, sql::TxKind::kRead);
     if (!tx) return tx.status();
     auto st = db.prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE secret_hash = ?");
     if (!st) return st.status();
@@ -119,7 +119,7 @@ Result<TokenRecord> Store::findTokenByHash(const std::string& secretHash, bool t
   const int64_t now = impl_->now();
   if (touch && now - token.lastUsedAt >= kTouchResolutionSeconds) {
     // Not durable: losing a last-used time in a power cut harms nobody.
-    auto tx = Tx::begin(db, Tx::Kind::kWrite);
+    auto tx = Tx::begin(db, sql::TxKind::kWrite);
     if (!tx) return tx.status();
     auto st = db.prepare("UPDATE tokens SET last_used_at = ? WHERE id = ?");
     if (!st) return st.status();
@@ -134,8 +134,8 @@ Result<TokenRecord> Store::findTokenByHash(const std::string& secretHash, bool t
 
 Result<std::vector<TokenRecord>> Store::listTokens() {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kRead);
   if (!tx) return tx.status();
   auto st = db.prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens ORDER BY created_at, id");
   if (!st) return st.status();
@@ -151,8 +151,8 @@ Result<std::vector<TokenRecord>> Store::listTokens() {
 
 Status Store::revokeToken(const std::string& id) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kDurableWrite);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kDurableWrite);
   if (!tx) return tx.status();
   {
     auto st = db.prepare("SELECT revoked_at FROM tokens WHERE id = ?");

@@ -3,16 +3,16 @@
 // phase change of a lab, in the same transaction, so that no code path that
 // changes a phase can forget to meter it.
 #include "provisioner/store.h"
-#include "sqlite_store_impl.h"
+#include "store_impl.h"
 
 namespace darasa {
-using sqlite::Db;
-using sqlite::Tx;
+using sql::Db;
+using sql::Tx;
 
 Result<std::vector<UsageInterval>> Store::listUsage(const std::string& cohort, int64_t from, int64_t to) {
   std::lock_guard lock(impl_->mu);
-  Db& db = impl_->db;
-  auto tx = Tx::begin(db, Tx::Kind::kRead);
+  Db& db = *impl_->db;
+  auto tx = Tx::begin(db, sql::TxKind::kRead);
   if (!tx) return tx.status();
   std::string sql =
       "SELECT id, lab_id, cohort, trainee, provider, state, started_at, coalesce(ended_at, 0), cpu_millis, "

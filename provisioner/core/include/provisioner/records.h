@@ -131,6 +131,7 @@ struct OperationRecord {
   Status error;  // the failure, when status is kFailed
   int64_t startedAt = 0;
   int64_t finishedAt = 0;  // 0 while pending
+  int64_t term = 0;        // the leader term it was begun under (0: no daemon)
 };
 
 // Stored credentials without their secrets.

@@ -1,12 +1,16 @@
 // Store: darasa's state (templates, cohorts, trainees, labs, the operations
-// journal, encrypted credentials, the audit log) in one SQLite database
-// (<state dir>/darasa.db, WAL mode). Thread-safe: one connection behind a
+// journal, encrypted credentials, the audit log) in one database: SQLite
+// (<state dir>/darasa.db, WAL mode; the default) or PostgreSQL (a URL; for
+// several daemons on one state, see leadership.h). Both run the same code
+// and SQL over a small connection interface (src/db.h), with one migration
+// history (src/migrations.cpp). Thread-safe: one connection behind a
 // mutex, every public method is one transaction. Several processes may open
-// the same state; writers wait for each other (busy timeout), they never fail
-// with "database is locked" in normal use. Durability: intents, applies,
-// desired states, credentials and audit rows are fsynced before the call
-// returns; observations (phase, errors, endpoints) survive a crash of the
-// process but maybe not a power cut (the reconciler observes again anyway).
+// the same state; writers wait for each other (SQLite's busy timeout, a
+// PostgreSQL advisory lock), they never fail with "database is locked" in
+// normal use. Durability: intents, applies, desired states, credentials and
+// audit rows are on disk before the call returns; observations (phase,
+// errors, endpoints) survive a crash of the process but maybe not a power
+// cut (the reconciler observes again anyway).
 #pragma once
 
 #include <chrono>
@@ -29,6 +33,30 @@ namespace darasa {
 // $DARASA_HOME, else $XDG_DATA_HOME/darasa, else ~/.local/share/darasa.
 std::filesystem::path defaultStateDir();
 
+// Where a state lives.
+struct StateLocation {
+  // The state directory: SQLite's darasa.db, vault.key (unless keyFile),
+  // instance-id, the state lock, the local provider's labs.
+  std::filesystem::path dir;
+  // "" = SQLite in dir; "postgresql://..." (or "postgres://...", libpq's URL
+  // or key=value forms after the scheme) = that database.
+  std::string url;
+  // The credentials key; "" = <dir>/vault.key. Every daemon of one
+  // PostgreSQL state needs the same key (a file or a mounted secret).
+  std::filesystem::path keyFile;
+};
+
+// A --state value: a PostgreSQL URL (dir stays defaultDir) or a directory.
+StateLocation parseStateLocation(const std::string& value, const std::filesystem::path& defaultDir);
+
+// Who leads the daemons of a state (one row; term 0: nobody ever did).
+struct LeaderRecord {
+  int64_t term = 0;
+  std::string daemon;  // the leader's id ("host:pid")
+  std::string url;     // its API
+  int64_t since = 0;   // Unix seconds
+};
+
 enum class OpenMode {
   kCreate,     // create the directory and the database if missing
   kMustExist,  // missing → kNotFound (read-only commands: status, creds, ...)
@@ -36,7 +64,7 @@ enum class OpenMode {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 3;  // the newest schema this binary knows
+  static constexpr int kSchemaVersion = 4;  // the newest schema this binary knows
 
   // Opens (kCreate: creates) the state in dir and brings its schema up to
   // date. Errors, all naming the file and never modifying it:
@@ -45,13 +73,42 @@ class Store {
   // `clock` gives every recorded time and must outlive the Store.
   static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir, OpenMode mode,
                                              const Clock& clock = SystemClock::instance());
+  // The same for either backend. PostgreSQL: kUnavailable when the server
+  // cannot be reached, kDenied when it refuses the login, kInvalid for a
+  // database holding some other program's tables; kMustExist and no darasa
+  // schema there → kNotFound.
+  static Result<std::unique_ptr<Store>> open(const StateLocation& location, OpenMode mode,
+                                             const Clock& clock = SystemClock::instance());
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
   const std::filesystem::path& dir() const;
-  std::filesystem::path databaseFile() const;  // <dir>/darasa.db
-  std::filesystem::path keyFile() const;       // <dir>/vault.key, made on first credential use
+  std::filesystem::path databaseFile() const;  // <dir>/darasa.db (SQLite)
+  std::filesystem::path keyFile() const;       // made on first credential use
+  const char* backend() const;                 // "sqlite" or "postgresql"
+  // The database file, or the URL without its password: for messages.
+  std::string location() const;
+
+  // The state's random id (16 hex digits), which labels every lab it
+  // makes: kept in <dir>/instance-id for SQLite, in the database for
+  // PostgreSQL (every daemon of the state must agree). Made on first use.
+  Result<std::string> instanceId();
+
+  // --- several daemons (leadership.h)
+  // The leader term this store's leader-only writes carry: the journal
+  // (beginOperation, endOperation), observations (record*, mark*,
+  // forgetLab) and the admission queue. When set (> 0) each of them checks,
+  // in its own transaction, that the term still leads (on PostgreSQL: that
+  // this daemon's connection still holds the leader lock) and is refused
+  // with kConflict otherwise, changing nothing: a late write of a deposed
+  // leader is recognised and ignored. kFenced: refuse them all (a daemon
+  // that is not leading). 0 (the default): no check, for a process that
+  // holds the state lock.
+  static constexpr int64_t kFenced = -1;
+  void setFence(int64_t term);
+  int64_t fence() const;
+  Result<LeaderRecord> leader();
 
   // --- templates
   // Stores or replaces a template; returns whether it changed (a different
@@ -182,7 +239,8 @@ class Store {
   // The `limit` most recent matching rows, oldest first.
   Result<std::vector<AuditRecord>> listAudit(const AuditFilter& filter = {}, int limit = 100);
 
-  struct Impl;  // defined in provisioner/src/sqlite_store_impl.h
+  struct Impl;  // defined in provisioner/state/src/store_impl.h
+  Impl& impl() { return *impl_; }  // for the state library's own code (leadership, backup)
 
  private:
   explicit Store(std::unique_ptr<Impl> impl);
