@@ -22,7 +22,8 @@ int run(int argc, char** argv) {
   if (const char* token = std::getenv("DARASA_TOKEN")) globals.token = token;
   if (const char* ca = std::getenv("DARASA_CA_CERT")) globals.serverCa = ca;
   app.add_option("--state", globals.stateDir,
-                 "state directory (default $DARASA_HOME, else $XDG_DATA_HOME/darasa, else ~/.local/share/darasa)");
+                 "state directory (default $DARASA_HOME, else $XDG_DATA_HOME/darasa, else ~/.local/share/darasa), "
+                 "or a PostgreSQL URL (postgresql://user@host/db) whose local files stay in the default directory");
   app.add_option("--templates", globals.templateDirs, "directory to look up templates in (repeatable)");
   app.add_option("--server", globals.server,
                  "talk to a darasa daemon at this URL instead of the local state (default $DARASA_SERVER; "

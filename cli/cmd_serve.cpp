@@ -30,8 +30,8 @@
 #include "providers/builtin.h"
 #include "provisioner/api.h"
 #include "provisioner/controller.h"
+#include "provisioner/leading.h"
 #include "provisioner/metrics.h"
-#include "provisioner/state_lock.h"
 #include "templates/config.h"
 
 namespace darasa::cli {
@@ -105,17 +105,12 @@ int installSignalPipe() {
 
 class Daemon {
  public:
-  Daemon(templates::DaemonConfig config, std::string configPath, fs::path stateDir, JsonLog& log)
-      : config_(std::move(config)), configPath_(std::move(configPath)), stateDir_(std::move(stateDir)), log_(log),
-        tick_(config_.tick), shutdownTimeout_(config_.shutdownTimeout) {}
+  Daemon(templates::DaemonConfig config, std::string configPath, StateLocation state, JsonLog& log)
+      : config_(std::move(config)), configPath_(std::move(configPath)), state_(std::move(state)),
+        stateDir_(state_.dir), log_(log), tick_(config_.tick), shutdownTimeout_(config_.shutdownTimeout) {}
 
   int run() {
-    auto lock = StateLock::acquire(stateDir_, "darasa serve", std::chrono::milliseconds(0));
-    if (!lock) {
-      log_.error("cannot take the state lock", {{"error", lock.status().message()}});
-      return fail(lock.status());
-    }
-    auto opened = Store::open(stateDir_, OpenMode::kCreate);
+    auto opened = Store::open(state_, OpenMode::kCreate);
     if (!opened) {
       log_.error("cannot open the state", {{"error", opened.status().message()}});
       return fail(opened.status());
@@ -154,10 +149,25 @@ class Daemon {
     copts.metrics = &metrics;  // the controller passes events to metrics itself
     copts.events = &logSink;
     Controller controller(*store, registry, clock, copts);
+    // SQLite: the state lock, this daemon leads. PostgreSQL: one of the
+    // daemons on the database leads (drives the providers), all serve the API.
+    LeadingOptions lopts;
+    lopts.controller = &controller;
+    lopts.metrics = &metrics;
+    lopts.log = [this](const std::string& event, int64_t term, const std::string& why) {
+      log_.info("leadership " + event, {{"term", term}, {"why", why}});
+    };
+    auto leading = startLeading(*store, lopts);
+    if (!leading) {
+      log_.error("cannot take the state lock", {{"error", leading.status().message()}});
+      return fail(leading.status());
+    }
+    std::unique_ptr<Leadership> leadership = std::move(leading.value());
 
     ApiOptions aopts;
     aopts.maxBodyBytes = config_.maxBodyBytes;
     aopts.version = DARASA_VERSION;
+    aopts.leadership = [&leadership] { return leadership->status(); };
     Store* storePtr = store.get();
     aopts.parseApply = [this, storePtr](const std::string& body, const std::string& sourceName) -> Result<ApplyRequest> {
       templates::ValidateOptions vo;
@@ -198,11 +208,12 @@ class Daemon {
                                                                           : config_.listenHost;
     std::string url = scheme + "://" + host + ":" + std::to_string(server.port());
     writeDaemonFile(stateDir_, url);
+    leadership->setUrl(url);
     if (!config_.listenLoopback)
       log_.warn("listening on an address other machines can reach",
                 {{"address", url}, {"tls", !config_.tlsCert.empty()}});
     log_.info("darasa serve started", {{"url", url},
-                                       {"state", stateDir_.string()},
+                                       {"state", state_.url.empty() ? stateDir_.string() : store->location()},
                                        {"config", configPath_},
                                        {"pid", static_cast<int64_t>(::getpid())},
                                        {"providers", registry.names()}});
@@ -222,6 +233,10 @@ class Daemon {
 
     uint64_t round = 0;
     while (!stopping_.load()) {
+      if (!leadership->leading()) {  // a follower only serves the API
+        leadership->waitUntilLeading(std::chrono::milliseconds(500));
+        continue;
+      }
       std::string id = "r" + std::to_string(++round);
       logSink.setReconcileId(id);
       {
@@ -257,8 +272,9 @@ class Daemon {
     api_ = nullptr;
     std::error_code ec;
     fs::remove(stateDir_ / "daemon.json", ec);
+    leadership->stop();
+    leadership.reset();
     store.reset();
-    lock->release();
     log_.info("darasa serve stopped", {{"pid", static_cast<int64_t>(::getpid())}});
     return kExitOk;
   }
@@ -369,6 +385,7 @@ class Daemon {
 
   templates::DaemonConfig config_;
   std::string configPath_;
+  StateLocation state_;
   fs::path stateDir_;
   JsonLog& log_;
   std::atomic<std::chrono::milliseconds> tick_;
@@ -411,7 +428,10 @@ int runServe(Context& ctx, const ServeOptions& o) {
                 << (config->tlsCert.empty() ? ", and tokens and credentials cross the network in clear text" : "")
                 << "\n";
   }
-  fs::path stateDir = config->stateDir.empty() ? ctx.stateDir() : fs::path(config->stateDir);
+  StateLocation state = ctx.stateLocation();
+  if (!config->stateDir.empty()) state.dir = config->stateDir;
+  if (!config->stateUrl.empty()) state.url = config->stateUrl;
+  if (!config->vaultKeyFile.empty()) state.keyFile = config->vaultKeyFile;
   auto level = logLevelFromName(config->logLevel).value_or(LogLevel::kInfo);
   auto log = JsonLog::open(config->logFile, level);
   if (!log) return fail(log.status());
@@ -420,7 +440,7 @@ int runServe(Context& ctx, const ServeOptions& o) {
   int sfd = installSignalPipe();
   if (sfd < 0) return fail(internalError(std::string("cannot make the signal pipe: ") + std::strerror(errno)));
   routeSpdlogTo(*log.value());
-  Daemon daemon(std::move(*config), o.config, stateDir, *log.value());
+  Daemon daemon(std::move(*config), o.config, state, *log.value());
   daemon.setSignalFd(sfd);
   if (listenOverride) daemon.setListenOverride(*listenOverride);
   return daemon.run();

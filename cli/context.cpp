@@ -12,10 +12,9 @@
 
 namespace darasa::cli {
 
-std::filesystem::path Context::stateDir() const {
-  if (!globals_.stateDir.empty()) return globals_.stateDir;
-  return defaultStateDir();
-}
+std::filesystem::path Context::stateDir() const { return stateLocation().dir; }
+
+StateLocation Context::stateLocation() const { return parseStateLocation(globals_.stateDir, defaultStateDir()); }
 
 ProviderRegistry& Context::registry() {
   if (!registry_) {
@@ -29,7 +28,7 @@ ProviderRegistry& Context::registry() {
   return *registry_;
 }
 
-Result<std::unique_ptr<Store>> Context::openStore(OpenMode mode) const { return Store::open(stateDir(), mode); }
+Result<std::unique_ptr<Store>> Context::openStore(OpenMode mode) const { return Store::open(stateLocation(), mode); }
 
 std::string Context::actor() const {
   const char* user = std::getenv("USER");

@@ -37,6 +37,9 @@ class Context {
   explicit Context(Globals globals) : globals_(std::move(globals)) {}
   const Globals& globals() const { return globals_; }
   std::filesystem::path stateDir() const;
+  // --state as a location: a PostgreSQL URL (then stateDir() is the
+  // default directory, for local files) or a directory.
+  StateLocation stateLocation() const;
   // Registry with the built-in providers, configured for the state dir.
   ProviderRegistry& registry();
   Result<std::unique_ptr<Store>> openStore(OpenMode mode) const;

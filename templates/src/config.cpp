@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> kTopKeys = {"apiVersion", "kind",     "stateDir", "listen",          "tls",
+const std::vector<std::string> kTopKeys = {"apiVersion", "kind",     "stateDir", "state", "listen",          "tls",
                                            "tick",       "resync",   "reconcile", "shutdownTimeout", "api",
                                            "log",        "providers", "plugins",  "capacity",        "prices"};
 const std::vector<std::string> kLevels = {"debug", "info", "warn", "error"};
@@ -125,6 +125,28 @@ void readTls(const Node* n, const std::string& dir, Diags& d, DaemonConfig* c, c
       auto perms = fs::status(*p, ec).permissions();
       if (!ec && (perms & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none)
         d.warning(key->pos, "tls.key", "key file \"" + key->text + "\" is readable by other users: chmod 600 it");
+    }
+  }
+}
+
+// state: {url: postgresql://..., vaultKey: FILE}
+void readState(const Node* n, const std::string& dir, Diags& d, DaemonConfig* c) {
+  if (!n || !expectMap(*n, "state", d)) return;
+  Fields f(*n, "state", d, {"url", "vaultKey"});
+  if (const Node* u = f.get("url")) {
+    if (auto v = getString(u, "state.url", d)) {
+      if (v->rfind("postgresql://", 0) != 0 && v->rfind("postgres://", 0) != 0)
+        d.error(u->pos, "state.url",
+                "state.url \"" + *v + "\" is not a PostgreSQL URL (postgresql://user@host/database); leave it out "
+                "for the SQLite state in stateDir");
+      else
+        c->stateUrl = *v;
+    }
+  }
+  if (const Node* k = f.get("vaultKey")) {
+    if (auto v = getString(k, "state.vaultKey", d)) {
+      if (v->empty()) d.error(k->pos, "state.vaultKey", "state.vaultKey is empty: it needs a file");
+      else c->vaultKeyFile = resolvePath(dir, *v);
     }
   }
 }
@@ -416,6 +438,7 @@ ConfigLoad parseDaemonConfig(const std::string& displayName, const std::string& 
     if (v->empty()) d.error(top.get("stateDir")->pos, "stateDir", "stateDir is empty: it needs a directory");
     else c.stateDir = resolvePath(dir, *v);
   }
+  readState(top.get("state"), dir, d, &c);
   readListen(top.get("listen"), d, &c);
   if (const MapEntry* e = top.entry("tls")) readTls(top.get("tls"), dir, d, &c, e->keyPos);
   if (auto v = getMillis(top.get("tick"), "tick", d, std::chrono::milliseconds(100), std::chrono::hours(1)))
@@ -473,6 +496,8 @@ ConfigChanges diffDaemonConfig(const DaemonConfig& a, const DaemonConfig& b) {
     ch.needRestart.push_back("listen " + a.listenAddress() + " -> " + b.listenAddress());
   if (a.tlsCert != b.tlsCert || a.tlsKey != b.tlsKey) ch.needRestart.push_back("tls");
   if (a.stateDir != b.stateDir) ch.needRestart.push_back("stateDir");
+  if (a.stateUrl != b.stateUrl) ch.needRestart.push_back("state.url");
+  if (a.vaultKeyFile != b.vaultKeyFile) ch.needRestart.push_back("state.vaultKey");
   if (a.maxBodyBytes != b.maxBodyBytes) ch.needRestart.push_back("api.maxBody");
   if (a.resync != b.resync) ch.needRestart.push_back("resync");
   if (a.parallelism != b.parallelism || a.callTimeout != b.callTimeout || a.maxAttempts != b.maxAttempts ||

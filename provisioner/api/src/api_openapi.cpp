@@ -33,7 +33,13 @@ json schemas() {
   s["Error"] = obj({{"error", obj({{"code", str()}, {"message", str()}, {"problems", strings()}}, {"code", "message"})}},
                    {"error"});
   s["Health"] = obj({{"status", str()}, {"version", str()}}, {"status"});
-  s["Ready"] = obj({{"status", str()}, {"controller", boolean()}}, {"status"});
+  s["Ready"] = obj({{"status", str()},
+                    {"controller", boolean()},
+                    {"daemon", str()},
+                    {"leading", boolean()},
+                    {"leader", obj({{"daemon", str()}, {"url", str()}, {"term", integer()}, {"since", integer()}},
+                                   {"daemon", "term"})}},
+                   {"status"});
   s["OpenApi"] = {{"type", "object"}, {"description", "This document."}};
   s["Principal"] = obj({{"role", {{"type", "string"}, {"enum", {"admin", "instructor", "trainee"}}}},
                         {"tokenId", str()},

@@ -135,7 +135,16 @@ ApiResponse readyz(Call& c) {
   // Ready = the state answers; the controller is optional (a read-only API).
   auto cohorts = c.api.store.listCohorts();
   if (!cohorts) return errorResponse(503, "unavailable", "the state cannot be read right now");
-  return jsonResponse(200, {{"status", "ready"}, {"controller", c.api.controller != nullptr}});
+  json j = {{"status", "ready"}, {"controller", c.api.controller != nullptr}};
+  if (c.api.options.leadership) {
+    // Several daemons on one state: each is ready (serves the API); one leads.
+    LeadershipStatus l = c.api.options.leadership();
+    j["daemon"] = l.self;
+    j["leading"] = l.leading;
+    j["leader"] = {{"daemon", l.leader.daemon}, {"url", l.leader.url}, {"term", l.leader.term},
+                   {"since", l.leader.since}};
+  }
+  return jsonResponse(200, j);
 }
 
 ApiResponse metrics(Call& c) {

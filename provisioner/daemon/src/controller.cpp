@@ -89,6 +89,8 @@ struct Controller::Impl {
   bool firstTick = true;
 
   std::atomic<bool> stopped{false};
+  std::atomic<bool> paused{false};
+  bool restart = false;             // resume(): forget the tick thread's memory at the next tick (mu)
   std::atomic<bool> cancel{false};  // given to every LabService run
 
   // Queues a lab at `due`, unless it is queued earlier already (mu held).
@@ -440,9 +442,18 @@ TickReport Controller::tick() {
   const auto started = SteadyClock::now();
   std::lock_guard tl(m.tickMu);
   TickReport report;
-  if (m.stopped.load()) {
+  if (m.stopped.load() || m.paused.load()) {
     report.cancelled = true;
     return report;
+  }
+  {
+    std::lock_guard lk(m.mu);
+    if (m.restart) {  // what another leader did since is not in this memory
+      m.restart = false;
+      m.cohorts.clear();
+      m.policyState = {};
+      m.holds.clear();
+    }
   }
   const Clock::TimePoint t0 = m.clock.now();
   bool first, refresh;
@@ -680,6 +691,29 @@ void Controller::stop() {
   {
     std::lock_guard lk(m.mu);
     m.stopped.store(true);
+  }
+  m.cv.notify_all();
+}
+
+void Controller::pause() {
+  Impl& m = *impl_;
+  m.paused.store(true);
+  m.cancel.store(true);
+  m.cv.notify_all();
+}
+
+void Controller::resume() {
+  Impl& m = *impl_;
+  {
+    std::lock_guard lk(m.mu);
+    m.restart = true;
+    m.firstTick = true;
+    m.refresh = true;
+    m.queue.clear();
+    m.failures.clear();
+    if (!m.stopped.load()) m.cancel.store(false);
+    m.paused.store(false);
+    m.woken = true;
   }
   m.cv.notify_all();
 }

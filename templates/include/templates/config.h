@@ -31,6 +31,10 @@ struct PluginConfig {
 struct DaemonConfig {
   std::string sourceFile;  // the file it was read from ("" for the defaults)
   std::string stateDir;    // absolute; "" = the default state directory (or --state)
+  // state: {url, vaultKey}. url "" = SQLite in stateDir; "postgresql://..."
+  // = that database, shared by every daemon given the same url (one leads).
+  std::string stateUrl;
+  std::string vaultKeyFile;  // absolute; "" = <stateDir>/vault.key (daemons of one state share one key)
 
   // Where the API listens: host and port (0 = any free port, printed at start).
   std::string listenHost = "127.0.0.1";

@@ -14,6 +14,7 @@
 
 #include "provisioner/clock.h"
 #include "provisioner/controller.h"
+#include "provisioner/leadership.h"
 #include "provisioner/metrics.h"
 #include "provisioner/provider.h"
 #include "provisioner/service.h"
@@ -58,6 +59,8 @@ struct ApiOptions {
   std::function<Result<ApplyRequest>(const std::string& body, const std::string& sourceName)> parseApply;
   size_t maxBodyBytes = 4 << 20;  // larger bodies: 413
   std::string version;            // for /healthz and the OpenAPI info
+  // Who leads the daemons of the state, for /readyz (unset: not said).
+  std::function<LeadershipStatus()> leadership;
 };
 
 class Api {

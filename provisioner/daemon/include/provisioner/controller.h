@@ -143,6 +143,13 @@ class Controller {
   // (calls in flight are abandoned at once, see Reconciler::cancel) and
   // makes later ticks do nothing. Thread-safe, idempotent.
   void stop();
+  // Several daemons on one state (leadership.h): a controller acts only
+  // while its daemon leads. pause() abandons the calls in flight (as stop()
+  // does) and makes tick() do nothing until resume(), which starts over as
+  // after a restart: the next tick looks at every lab (adopting what the
+  // providers run) and ends the intents left pending. Thread-safe.
+  void pause();
+  void resume();
 
   size_t queueDepth() const;
   std::vector<QueuedLab> queue() const;  // sorted by due time
