@@ -37,6 +37,42 @@ std::pair<std::string, int> shownLine(const std::string& line, int column) {
   if (last < starts.size()) out += "...";
   return {out, static_cast<int>(col - first) + 1 + (first > 0 ? 3 : 0)};
 }
+// The line as a terminal can show it: control characters and bytes that are
+// not UTF-8 become \xNN (a mis-encoded file must not print raw bytes), and
+// the column (in characters, counted as charColumn counts them) follows.
+std::pair<std::string, int> printableLine(const std::string& line, int column) {
+  if (column <= 0) column = 0;
+  std::string out;
+  int chars = 0;     // characters of `line` before i
+  int outChars = 0;  // characters of `out`
+  int shownColumn = 0;
+  for (size_t i = 0; i < line.size();) {
+    unsigned char c = static_cast<unsigned char>(line[i]);
+    if ((c & 0xC0) != 0x80 && ++chars == column) shownColumn = outChars + 1;
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    bool valid = len > 0 && i + len <= line.size();
+    for (size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(line[i + k]) & 0xC0) == 0x80;
+    bool control = (c < 0x20 && c != '\t') || c == 0x7F ||
+                   (len == 2 && valid && c == 0xC2 && static_cast<unsigned char>(line[i + 1]) < 0xA0);
+    if (valid && !control) {
+      out.append(line, i, len);
+      ++outChars;
+      i += len;
+      continue;
+    }
+    static const char* digits = "0123456789abcdef";
+    for (size_t k = 0; k < (valid ? len : 1); ++k) {
+      unsigned char b = static_cast<unsigned char>(line[i + k]);
+      out += "\\x";
+      out += digits[b >> 4];
+      out += digits[b & 15];
+      outChars += 4;
+    }
+    i += valid ? len : 1;
+  }
+  if (shownColumn == 0) shownColumn = outChars + std::max(column - chars, 1);
+  return {out, shownColumn};
+}
 }  // namespace
 
 Diagnostic makeDiagnostic(Severity s, const Pos& pos, std::string path, std::string message) {
@@ -97,7 +133,8 @@ std::string formatDiagnostic(const Diagnostic& d, bool color) {
   out += reset;
   out += " " + d.message + "\n";
   if (d.line > 0 && !d.sourceLine.empty()) {
-    auto [text, column] = shownLine(d.sourceLine, d.column);
+    auto [printable, printableColumn] = printableLine(d.sourceLine, d.column);
+    auto [text, column] = shownLine(printable, printableColumn);
     std::string num = std::to_string(d.line);
     std::string gutter = num.size() < 5 ? std::string(5 - num.size(), ' ') : "";
     out += gutter + num + " | " + text + "\n";

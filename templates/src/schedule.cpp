@@ -5,12 +5,14 @@
 #include <date/tz.h>
 #include <libical/ical.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <set>
 
 #include "internal.h"
 #include "provisioner/schedule.h"
+#include "ics_scan.h"
 #include "templates/units.h"
 
 namespace darasa::templates {
@@ -221,6 +223,10 @@ void collectErrors(icalcomponent* c, std::vector<std::string>* out) {
 std::optional<std::string> checkIcalText(std::string content, const std::string& display, Diags& d) {
   SourcePtr src = makeSource(display, "", std::move(content));
   if (!checkText(src->content, src, d)) return std::nullopt;
+  // Our own reading first: libical says neither where a component is left
+  // open nor that it read a malformed date leniently.
+  IcsScan scan = scanIcs(src, d);
+  if (!scan.structureOk) return src->content;
   icalerror_clear_errno();
   icalcomponent* root = icalparser_parse_string(src->content.c_str());
   if (!root) {
@@ -242,6 +248,8 @@ std::optional<std::string> checkIcalText(std::string content, const std::string&
       value = msg.substr(colon + 2);
     }
     if (!msg.empty()) msg[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(msg[0])));
+    if (std::find(scan.reportedValues.begin(), scan.reportedValues.end(), value) != scan.reportedValues.end())
+      continue;  // the scan said it, at the value
     d.error(icsPos(src, value), "", msg);
   }
   std::vector<icalcomponent*> events;
@@ -257,13 +265,19 @@ std::optional<std::string> checkIcalText(std::string content, const std::string&
     p.src = src;
     d.error(p, "", "the schedule file has no events (VEVENT)");
   }
-  for (icalcomponent* ev : events) {
+  // libical keeps the VEVENTs in file order, as the scan does.
+  bool sameEvents = scan.events.size() == events.size();
+  for (size_t i = 0; i < events.size(); ++i) {
+    icalcomponent* ev = events[i];
     const char* summary = icalcomponent_get_summary(ev);
     const char* uid = icalcomponent_get_uid(ev);
     std::string label = summary ? "event \"" + std::string(summary) + "\"" : uid ? "event " + std::string(uid) : "an event";
     icalproperty* start = icalcomponent_get_first_property(ev, ICAL_DTSTART_PROPERTY);
     if (!start) {
-      d.error(icsPos(src, summary ? summary : uid ? uid : "BEGIN:VEVENT"), "", label + " has no DTSTART");
+      // A DTSTART libical dropped as malformed was reported at its line already.
+      if (sameEvents && scan.events[i].badStart) continue;
+      d.error(sameEvents ? scan.events[i].begin : icsPos(src, summary ? summary : uid ? uid : "BEGIN:VEVENT"), "",
+              label + " has no DTSTART");
       continue;
     }
     if (icalparameter* tzp = icalproperty_get_first_parameter(start, ICAL_TZID_PARAMETER)) {

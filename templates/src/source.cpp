@@ -184,16 +184,20 @@ Pos posInScalar(const Node& n, std::string_view needle, int occurrence) {
 // ---------------------------------------------------------------- reading text
 
 bool checkText(const std::string& content, const SourcePtr& src, Diags& d) {
+  Pos wholeFile;
+  wholeFile.src = src;
   if (content.size() >= 2 && ((static_cast<unsigned char>(content[0]) == 0xFF &&
                                static_cast<unsigned char>(content[1]) == 0xFE) ||
                               (static_cast<unsigned char>(content[0]) == 0xFE &&
                                static_cast<unsigned char>(content[1]) == 0xFF))) {
-    d.error(posAtOffset(src, 0), "", "not a text file: it is UTF-16 encoded (save it as UTF-8)");
+    d.error(wholeFile, "", "not a text file: it is UTF-16 encoded (save it as UTF-8)");
     return false;
   }
+  // Binary data: said of the whole file, never shown (its "line" would be
+  // raw bytes, up to the size limit).
   size_t nul = content.find('\0');
   if (nul != std::string::npos) {
-    d.error(posAtOffset(src, nul), "", "not a text file: it contains a NUL byte");
+    d.error(wholeFile, "", "not a text file: it holds binary data (a NUL byte at byte " + std::to_string(nul + 1) + ")");
     return false;
   }
   size_t bad = firstInvalidUtf8(content);

@@ -436,19 +436,70 @@ TEST(Ical, NoEvents) {
   EXPECT_ONE_ERROR(icalBundle(dir, kIcsHead + "END:VCALENDAR\r\n", &ics), 0, 0, "the schedule file has no events (VEVENT)");
 }
 
-TEST(Ical, BadPropertyIsLocatedInTheIcsFile) {
+TEST(Ical, BadPropertyIsLocatedInTheIcsFileAndReportedOnce) {
   testing::TempDir dir;
   std::string ics;
   Bundle b = icalBundle(dir, kIcsHead + "BEGIN:VEVENT\r\nUID:1\r\nSUMMARY:Class\r\nDTSTART:2026011xT090000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", &ics);
   auto errs = errorsOf(b);
-  ASSERT_EQ(errs.size(), 2u) << dump(b.diagnostics);
-  // libical drops the bad DTSTART, so the event then has none (located at its SUMMARY).
+  // Once, at the value: not again as libical's complaint, nor as "no DTSTART"
+  // for the event libical dropped it from.
+  ASSERT_EQ(errs.size(), 1u) << dump(b.diagnostics);
   EXPECT_EQ(errs[0].file, ics);
-  EXPECT_EQ(errs[0].line, 6);
-  EXPECT_EQ(errs[0].message, "event \"Class\" has no DTSTART");
-  EXPECT_EQ(errs[1].file, ics);
-  EXPECT_EQ(errs[1].line, 7);
-  EXPECT_EQ(errs[1].message, "can't parse as DATE-TIME value in DTSTART property: 2026011xT090000");
+  EXPECT_EQ(errs[0].line, 7);
+  EXPECT_EQ(errs[0].column, 9);
+  EXPECT_EQ(errs[0].message,
+            "DTSTART \"2026011xT090000\" is not a date-time (YYYYMMDDTHHMMSS, Z for UTC) or a date (YYYYMMDD)");
+}
+
+// What libical only calls "no complete VCALENDAR" (a component left open),
+// and dates it reads leniently (DTSTART:2026011x became 2026-01-01), each
+// located at the line to fix, once.
+TEST(Ical, UnendedComponentsAndMalformedDatesAreLocated) {
+  const std::string ev = "BEGIN:VEVENT\r\nUID:1\r\nSUMMARY:Class\r\n";  // lines 4-6
+  const std::string times = "DTSTART:20260112T090000Z\r\nDTEND:20260112T120000Z\r\n";
+  struct Case {
+    std::string body;  // after kIcsHead (3 lines)
+    int line;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {ev + times + "END:VCALENDAR\r\n", 4, "BEGIN:VEVENT is not ended before END:VCALENDAR (line 9): add END:VEVENT"},
+      {ev + times + ev + times + "END:VEVENT\r\nEND:VCALENDAR\r\n", 4,
+       "BEGIN:VEVENT is not ended before the next BEGIN:VEVENT (line 9): add END:VEVENT"},
+      {ev + times + "END:VEVENT\r\n", 1, "BEGIN:VCALENDAR is never ended (no END:VCALENDAR after it)"},
+      {ev + times + "END:VEVENT\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", 10, "END:VEVENT without a BEGIN:VEVENT before it"},
+      {ev + "DTSTART:2026011x\r\nDTEND:20260112T120000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", 7,
+       "DTSTART \"2026011x\" is not a date-time (YYYYMMDDTHHMMSS, Z for UTC) or a date (YYYYMMDD)"},
+      {ev + "DTSTART:20260112T090000Z\r\nDTEND:20260132T120000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", 8,
+       "DTEND \"20260132T120000Z\" is not a date-time: 2026-01 has no day 32"},
+      {ev + "DTSTART:20260112T250000Z\r\nDTEND:20260112T120000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", 7,
+       "DTSTART \"20260112T250000Z\" is not a date-time: there is no hour 25"},
+      {ev + times + "EXDATE:20260119T090000Z,2026012\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", 9,
+       "EXDATE \"2026012\" is not a date-time (YYYYMMDDTHHMMSS, Z for UTC) or a date (YYYYMMDD)"},
+      {ev + "DTSTART;VALUE=DATE:20260112T090000\r\nDTEND;VALUE=DATE:20260113\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", 7,
+       "DTSTART \"20260112T090000\" is not a date (YYYYMMDD)"},
+      {ev + "DTSTART:20250229T090000Z\r\nDTEND:20250301T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", 7,
+       "DTSTART \"20250229T090000Z\" is not a date-time: 2025-02 has no day 29"},
+  };
+  for (const auto& c : cases) {
+    testing::TempDir dir;
+    std::string ics;
+    Bundle b = icalBundle(dir, kIcsHead + c.body, &ics);
+    auto errs = errorsOf(b);
+    ASSERT_EQ(errs.size(), 1u) << c.message << "\n" << dump(b.diagnostics);  // one mistake, one error
+    EXPECT_EQ(errs[0].file, ics) << c.message;
+    EXPECT_EQ(errs[0].line, c.line) << dump(b.diagnostics);
+    EXPECT_EQ(errs[0].message, c.message) << dump(b.diagnostics);
+  }
+  // Well-formed dates on 29 February of a leap year, and a date list, pass.
+  testing::TempDir dir;
+  std::string ics;
+  Bundle ok = icalBundle(dir,
+                         kIcsHead + ev + "DTSTART:20280229T090000Z\r\nDTEND:20280229T100000Z\r\n"
+                                         "RRULE:FREQ=DAILY;COUNT=3\r\nEXDATE:20280301T090000Z,20280302T090000Z\r\n"
+                                         "END:VEVENT\r\nEND:VCALENDAR\r\n",
+                         &ics);
+  EXPECT_TRUE(errorsOf(ok).empty()) << dump(ok.diagnostics);
 }
 
 TEST(Ical, RepeatingForeverAndWindowsZoneNames) {

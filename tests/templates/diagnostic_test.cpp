@@ -51,6 +51,34 @@ TEST(DiagnosticFormat, LongLinesAreCut) {
   EXPECT_EQ(caret.find('^'), 8 + 3 + 60u);
 }
 
+// A line with bytes a terminal must not get (a mis-encoded file, control
+// characters) is shown with them as \xNN, the caret still under the column.
+TEST(DiagnosticFormat, BytesThatAreNotTextAreShownEscaped) {
+  struct Case {
+    std::string line;
+    int column;
+    std::string shown;  // the excerpt as printed
+    size_t caretAt;     // index of '^' in the caret line's text after "| "
+  };
+  const std::vector<Case> cases = {
+      {"name: caf\xe9", 10, "name: caf\\xe9", 9},
+      {"a: \x1b[31mred", 4, "a: \\x1b[31mred", 3},
+      {"x: \xff\xfe y", 7, "x: \\xff\\xfe y", 12},         // the caret past both bad bytes
+      {"\xc2\x85next: 1", 2, "\\xc2\\x85next: 1", 8},  // a C1 control (U+0085) is escaped whole
+      {"ok: \xc3\xa9t\xc3\xa9", 6, "ok: \xc3\xa9t\xc3\xa9", 5},  // valid UTF-8 stays as it is
+  };
+  for (const auto& c : cases) {
+    Diagnostic d{Severity::kError, "f.yaml", 2, c.column, "m", "", c.line};
+    std::string out = formatDiagnostic(d);
+    size_t first = out.find('\n'), second = out.find('\n', first + 1);
+    std::string shown = out.substr(first + 1, second - first - 1);
+    std::string caret = out.substr(second + 1);
+    EXPECT_EQ(shown, "    2 | " + c.shown) << c.shown;
+    EXPECT_EQ(caret.find('^'), 8 + c.caretAt) << c.shown << "\n" << out;
+    for (unsigned char ch : out) EXPECT_TRUE(ch >= 0x20 || ch == '\n') << c.shown;
+  }
+}
+
 TEST(DiagnosticFormat, Color) {
   Diagnostic d{Severity::kError, "f", 1, 1, "m", "", "x"};
   std::string out = formatDiagnostic(d, true);

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <random>
 
+#include <algorithm>
+
 #include "test_util.h"
 
 namespace darasa::templates {
@@ -73,13 +75,35 @@ TEST(Robustness, BinaryGarbage) {
   std::string nul = "apiVersion: darasa/v1\nkind: Lab";
   nul += '\0';
   nul += "\x01\x02";
-  EXPECT_ONE_ERROR(testing::load(nul), 2, 10, "not a text file: it contains a NUL byte");
+  // Binary data is said of the whole file (its "line" would be raw bytes).
+  EXPECT_ONE_ERROR(testing::load(nul), 0, 0, "not a text file: it holds binary data (a NUL byte at byte 32)");
   EXPECT_ONE_ERROR(testing::load("kind: \xC3\x28\xFF\xFE\n"), 1, 7, "not a text file: invalid UTF-8 (save it as UTF-8)");
-  EXPECT_ONE_ERROR(testing::load(std::string("\xFF\xFE" "a\0:\0", 6)), 1, 1,
+  EXPECT_ONE_ERROR(testing::load(std::string("\xFF\xFE" "a\0:\0", 6)), 0, 0,
                    "not a text file: it is UTF-16 encoded (save it as UTF-8)");
   // Overlong encodings and surrogates are not UTF-8 either.
   EXPECT_FALSE(testing::load("a: \xC0\xAF\n").ok());
   EXPECT_FALSE(testing::load("a: \xED\xA0\x80\n").ok());
+}
+
+// A binary file given by mistake (a program, an archive, an image, a
+// spreadsheet) gets one short line, never its bytes.
+TEST(Robustness, BinaryFileGetsAShortMessage) {
+  const std::vector<std::string> heads = {
+      std::string("\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0", 20),
+      std::string("\x1f\x8b\x08\x08\xf7\x88\x17k\0\x03README.md\0", 21),
+      std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16),
+      std::string("PK\x03\x04\x14\0\x06\0\x08\0", 10),
+  };
+  for (const auto& head : heads) {
+    std::string content = head;
+    for (int i = 0; i < 4096; ++i) content += static_cast<char>((i * 37) & 0xff);
+    Bundle b = testing::load(content, "upload.bin");
+    ASSERT_EQ(testing::errorsOf(b).size(), 1u) << testing::dump(b.diagnostics);
+    std::string out = testing::dump(b.diagnostics);
+    EXPECT_EQ(out.rfind("upload.bin: error: not a text file: it holds binary data (a NUL byte at byte ", 0), 0u) << out;
+    EXPECT_LT(out.size(), 120u) << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  }
 }
 
 TEST(Robustness, Utf8BomIsAccepted) {
