@@ -9,6 +9,7 @@
 #include "apply_request.h"
 #include "commands.h"
 #include "context.h"
+#include "file_checks.h"
 #include "provisioner/hash.h"
 #include "provisioner/model_json.h"
 #include "provisioner/service.h"
@@ -44,9 +45,14 @@ Result<std::vector<templates::StoredTemplate>> storedTemplates(Context& ctx) {
   return out;
 }
 
-Result<templates::Bundle> load(Context& ctx, const std::vector<std::string>& files) {
+// validate also checks DaemonConfig files (as serve reads them).
+Result<templates::Bundle> load(Context& ctx, const std::vector<std::string>& files, bool validate = false) {
   templates::ValidateOptions options;
   options.knownProviders = ctx.registry().names();
+  if (validate) options.daemonConfig = daemonConfigOptions();
+  // The template's provider is asked whether it can run such a lab at all
+  // (here: a daemon's providers may differ).
+  if (!ctx.isRemote()) options.askProvider = askProviderOf();
   options.templateDirs = ctx.globals().templateDirs;
   auto stored = storedTemplates(ctx);
   if (!stored) return stored.status();
@@ -65,7 +71,7 @@ void printDiagnostics(const std::vector<templates::Diagnostic>& ds, std::ostream
 }
 
 int runValidate(Context& ctx, const FileOptions& o) {
-  auto bundle = load(ctx, o.files);
+  auto bundle = load(ctx, o.files, true);
   if (!bundle) return fail(bundle.status());
   const auto& ds = bundle->diagnostics;
   if (o.output == "json") {
@@ -79,6 +85,7 @@ int runValidate(Context& ctx, const FileOptions& o) {
     if (bundle->ok()) {
       std::cout << o.files.size() << (o.files.size() == 1 ? " file" : " files") << " valid: "
                 << bundle->templates.size() << " template(s), " << bundle->cohorts.size() << " cohort(s)";
+      if (!bundle->daemonConfigs.empty()) std::cout << ", " << bundle->daemonConfigs.size() << " daemon config(s)";
       if (!ds.empty()) std::cout << " (" << templates::summarizeDiagnostics(ds) << ")";
       std::cout << "\n";
     } else {
@@ -331,8 +338,8 @@ int runApplyRemote(Context& ctx, const FileOptions& o) {
 void addFileCommands(CLI::App& app, Context& ctx, int* rc) {
   auto o = std::make_shared<FileOptions>();
 
-  auto* validate = app.add_subcommand("validate", "Check template and cohort files; print every problem with its location");
-  validate->add_option("files", o->files, "YAML or JSON files (LabTemplate, Cohort)")->required()->check(CLI::ExistingFile);
+  auto* validate = app.add_subcommand("validate", "Check template, cohort and daemon config files; print every problem with its location");
+  validate->add_option("files", o->files, "YAML or JSON files (LabTemplate, Cohort, DaemonConfig)")->required()->check(CLI::ExistingFile);
   validate->add_option("-o,--output", o->output, "text or json")->check(CLI::IsMember({"text", "json"}));
   validate->footer("Exit status: 0 valid, 2 problems found, 1 internal failure.");
   validate->callback([&ctx, o, rc] { *rc = runValidate(ctx, *o); });

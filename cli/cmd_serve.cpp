@@ -25,6 +25,7 @@
 #include "apply_request.h"
 #include "commands.h"
 #include "context.h"
+#include "file_checks.h"
 #include "log.h"
 #include "systemd_notify.h"
 #include "providers/builtin.h"
@@ -44,24 +45,9 @@ struct ServeOptions {
   std::string listen;  // overrides the config's listen
 };
 
-// Names a config may use: the built-in providers and the plugins found on the
-// plugin path (a throwaway registry: nothing is made).
-templates::ConfigOptions configOptions() {
-  templates::ConfigOptions o;
-  ProviderRegistry builtins;
-  (void)providers::registerBuiltinProviders(builtins);
-  o.builtinProviders = builtins.names();
-  ProviderRegistry all;
-  (void)providers::registerBuiltinProviders(all);
-  (void)providers::registerPluginProviders(all);
-  for (const auto& n : all.names())
-    if (!builtins.has(n)) o.discoveredPlugins.push_back(n);
-  return o;
-}
-
 // Reads the config and prints its problems (warnings too) like `validate`.
 std::optional<templates::DaemonConfig> readConfig(const std::string& path, std::ostream& diagnostics) {
-  auto loaded = templates::loadDaemonConfig(path, configOptions());
+  auto loaded = templates::loadDaemonConfig(path, daemonConfigOptions());
   for (const auto& d : loaded.diagnostics) diagnostics << templates::formatDiagnostic(d, stderrIsTerminal());
   return loaded.config;
 }

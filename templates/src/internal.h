@@ -137,6 +137,7 @@ Pos posInScalar(const Node& n, std::string_view needle, int occurrence = 0);
 struct ReadLimits {
   size_t maxFileBytes = kDefaultMaxFileBytes;
   std::function<Result<std::string>(const std::string& url)> fetchUrl;  // ValidateOptions::fetchUrl
+  std::optional<ConfigOptions> daemonConfig;                            // ValidateOptions::daemonConfig
 };
 
 // Reads a file for parsing: refuses a missing file, a directory, a file over
@@ -235,6 +236,7 @@ struct Catalog {
   };
   std::map<std::string, Entry> byName;
   std::vector<std::string> knownProviders;
+  std::function<Status(const LabSpec&)> askProvider;  // ValidateOptions::askProvider
   std::vector<std::string> unreadable;  // template dir files that did not parse
   const Entry* find(const std::string& name) const;
   std::vector<std::string> names() const;
@@ -318,6 +320,11 @@ bool renderCohortInto(const detail::Catalog& catalog, const CohortDoc& cohort, i
                       RenderedCohort* out, std::vector<std::string>* chain);
 // Checks a template on its own, its parameters' defaults substituted.
 void checkTemplate(const detail::Catalog& catalog, const std::string& name, Diags& d);
+// Asks the catalog's provider hook about `lab`, read from the substituted
+// `spec`: the provider's problems are reported at the fields they name (at
+// `anchor`, the "spec" key, when none is found); a provider that could not be
+// asked is a note at spec.provider. Nothing when there is no hook.
+void askProvider(const detail::Catalog& catalog, const Node& spec, const Pos& anchor, const LabSpec& lab, Diags& d);
 
 // The canonical JSON of a resolved, substituted template.
 nlohmann::json snapshotJson(const ResolvedTemplate& t, const Node& substitutedSpec,

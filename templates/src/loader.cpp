@@ -41,12 +41,14 @@ namespace {
 struct Parsed {
   std::vector<TemplateDoc> templates;
   std::vector<CohortDoc> cohorts;
+  std::vector<std::string> daemonConfigs;
 };
 
-enum class Kind { kTemplate, kCohort, kUnknown };
+enum class Kind { kTemplate, kCohort, kDaemonConfig, kUnknown };
 
-// apiVersion and kind of one document; problems reported.
-Kind documentKind(const Node& doc, Diags& d) {
+// apiVersion and kind of one document; problems reported. withConfig: the
+// kinds named in messages include DaemonConfig (validate takes it).
+Kind documentKind(const Node& doc, Diags& d, bool withConfig = false) {
   if (!doc.isMap()) {
     d.error(doc.pos, "", "a document must be a map (apiVersion, kind, metadata, spec), got " + describe(doc));
     return Kind::kUnknown;
@@ -60,16 +62,18 @@ Kind documentKind(const Node& doc, Diags& d) {
             "unsupported apiVersion " + describe(api->value) + " (expected " + kApiVersion + ")");
   }
   const MapEntry* kind = doc.entry("kind");
+  const std::string kinds = withConfig ? "LabTemplate, Cohort or DaemonConfig" : "LabTemplate or Cohort";
   if (!kind || kind->value.isNull()) {
-    d.error(kind ? kind->keyPos : doc.pos, "kind", "missing required field \"kind\" (LabTemplate or Cohort)");
+    d.error(kind ? kind->keyPos : doc.pos, "kind", "missing required field \"kind\" (" + kinds + ")");
     return Kind::kUnknown;
   }
-  static const std::vector<std::string> kKinds = {"LabTemplate", "Cohort"};
+  static const std::vector<std::string> kKinds = {"LabTemplate", "Cohort", kDaemonConfigKind};
   if (kind->value.isScalar() && kind->value.text == "LabTemplate") return Kind::kTemplate;
   if (kind->value.isScalar() && kind->value.text == "Cohort") return Kind::kCohort;
+  if (kind->value.isScalar() && kind->value.text == kDaemonConfigKind) return Kind::kDaemonConfig;
   d.error(kind->value.pos, "kind",
           "unknown kind " + describe(kind->value) +
-              (kind->value.isScalar() ? didYouMean(kind->value.text, kKinds) : "") + "; expected LabTemplate or Cohort");
+              (kind->value.isScalar() ? didYouMean(kind->value.text, kKinds) : "") + "; expected " + kinds);
   return Kind::kUnknown;
 }
 
@@ -89,7 +93,23 @@ void parseSource(const SourcePtr& src, const ReadLimits& limits, TemplateOrigin 
   }
   for (const Node& doc : docs) {
     if (!perTemplateProblems) {
-      Kind k = documentKind(doc, d);
+      Kind k = documentKind(doc, d, limits.daemonConfig.has_value());
+      if (k == Kind::kDaemonConfig) {
+        const Pos& at = doc.entry("kind")->value.pos;
+        if (!limits.daemonConfig) {
+          d.error(at, "kind",
+                  "a DaemonConfig is the daemon's config (darasa serve --config FILE), not a template or cohort: "
+                  "check it with `darasa validate`");
+        } else if (docs.size() > 1) {
+          d.error(at, "kind", "a DaemonConfig is a file of its own (darasa serve --config FILE reads one document)");
+        } else {
+          // Checked exactly as darasa serve reads it.
+          for (const auto& diag : parseDaemonConfig(src->name, src->content, *limits.daemonConfig).diagnostics)
+            d.append(diag);
+          out->daemonConfigs.push_back(src->name);
+        }
+        continue;
+      }
       if (k == Kind::kTemplate) {
         if (auto t = parseTemplateDoc(doc, src, origin, d)) out->templates.push_back(std::move(*t));
       } else if (k == Kind::kCohort) {
@@ -123,6 +143,7 @@ std::shared_ptr<detail::Catalog> buildCatalog(const Parsed& parsed, const Valida
                                               const ReadLimits& limits) {
   auto cat = std::make_shared<detail::Catalog>();
   cat->knownProviders = options.knownProviders.empty() ? defaultProviders() : options.knownProviders;
+  cat->askProvider = options.askProvider;
   std::sort(cat->knownProviders.begin(), cat->knownProviders.end());
   for (const auto& t : parsed.templates) cat->byName.emplace(t.name, detail::Catalog::Entry{t, {}});
 
@@ -225,12 +246,16 @@ Bundle finish(Parsed parsed, const ValidateOptions& options, const ReadLimits& l
 
   b.templates = std::move(templates);
   b.cohorts = std::move(cohorts);
+  b.daemonConfigs = std::move(parsed.daemonConfigs);
   b.catalog = catalog;
 
-  // The same problem found twice (a template checked alone and for a cohort) is said once.
+  // The same problem found twice (a template checked alone and for a cohort)
+  // is said once; a note (a provider that could not be asked) once per run.
   std::vector<Diagnostic> unique;
   std::set<std::tuple<std::string, int, int, std::string, int>> seen;
+  std::set<std::string> notes;
   for (auto& x : diags) {
+    if (x.severity == Severity::kNote && !notes.insert(x.message).second) continue;
     if (seen.emplace(x.file, x.line, x.column, x.message, static_cast<int>(x.severity)).second) unique.push_back(std::move(x));
   }
   std::map<std::string, size_t> rank;
@@ -246,7 +271,7 @@ Bundle finish(Parsed parsed, const ValidateOptions& options, const ReadLimits& l
 }  // namespace
 
 Bundle loadFiles(const std::vector<std::string>& paths, const ValidateOptions& options) {
-  ReadLimits limits{options.maxFileBytes, options.fetchUrl};
+  ReadLimits limits{options.maxFileBytes, options.fetchUrl, options.daemonConfig};
   std::vector<Diagnostic> diags;
   Diags d(&diags);
   Parsed parsed;
@@ -259,7 +284,7 @@ Bundle loadFiles(const std::vector<std::string>& paths, const ValidateOptions& o
 }
 
 Bundle loadString(const std::string& displayName, const std::string& content, const ValidateOptions& options) {
-  ReadLimits limits{options.maxFileBytes, options.fetchUrl};
+  ReadLimits limits{options.maxFileBytes, options.fetchUrl, options.daemonConfig};
   std::vector<Diagnostic> diags;
   Diags d(&diags);
   Parsed parsed;

@@ -3,6 +3,8 @@
 // SHA-256 hash, and one LabSpec per trainee built from that snapshot.
 #include <openssl/evp.h>
 
+#include <algorithm>
+
 #include "internal.h"
 #include "templates/units.h"
 
@@ -93,9 +95,18 @@ void checkTemplate(const detail::Catalog& catalog, const std::string& name, Diag
   std::map<std::string, ParamValue> values;
   for (const auto& p : resolved->params)
     if (p.decl.hasDefault) values[p.decl.name] = {normalizeParameterValue(p.decl, p.decl.defaultValue), p.defaultValid, "default"};
+  const int before = d.errors();
   Node spec = substitute(resolved->spec, "spec", resolved->params, values, d);
   LabSpec scratch;
   if (spec.isMap()) readSpec(spec, "spec", catalog.knownProviders, d, &scratch, &resolved->specKeyPos);
+  // The provider is asked about a lab of this template when the template
+  // alone says what it is: no errors, every parameter has a default.
+  bool complete = std::all_of(resolved->params.begin(), resolved->params.end(),
+                              [](const ParamInfo& p) { return p.decl.hasDefault; });
+  if (spec.isMap() && complete && d.errors() == before) {
+    scratch.labId = "validate";  // a lab id is needed for the spec to be a lab's
+    askProvider(catalog, spec, resolved->specKeyPos, scratch, d);
+  }
 }
 
 bool renderCohortInto(const detail::Catalog& catalog, const CohortDoc& cohort, int64_t generation, Diags& d,
@@ -186,6 +197,11 @@ bool renderCohortInto(const detail::Catalog& catalog, const CohortDoc& cohort, i
          formatSize(cs.quota.perTrainee.diskBytes));
   }
 
+  if (d.errors() == before && cohort.data->structurallyOk && templatesOk && spec.isMap()) {
+    LabSpec asked = base;
+    asked.labId = cs.name + ".validate";
+    askProvider(catalog, spec, resolved->specKeyPos, asked, d);
+  }
   if (d.errors() != before || !cohort.data->structurallyOk || !templatesOk) return false;
   if (!out) return true;
 

@@ -14,6 +14,7 @@
 #include "provisioner/cohort.h"
 #include "provisioner/model.h"
 #include "provisioner/status.h"
+#include "templates/config.h"
 #include "templates/diagnostic.h"
 
 namespace darasa::templates {
@@ -45,6 +46,19 @@ struct ValidateOptions {
   // Empty: a URL is an error that says so (file:// and paths need no fetcher).
   // The body is held to maxFileBytes like a file.
   std::function<Result<std::string>(const std::string& url)> fetchUrl;
+  // DaemonConfig documents (darasa.yaml) are checked as `darasa serve
+  // --config` checks them, with these names, when set (darasa validate).
+  // Unset, such a document is an error that says where it belongs (apply
+  // and render do not take it).
+  std::optional<ConfigOptions> daemonConfig;
+  // Asks a template's provider about a lab it would make (Provider::validate
+  // and capacity: e.g. more CPUs or memory than it can ever give), for each
+  // template whose parameters all have defaults and for each cohort. ok, or
+  // kInvalid with the provider's problems, each reported at the field it
+  // names ("resources.memory 64Gi is more than ..."); any other code means
+  // the provider could not be asked: a note says so, once. Unset: providers
+  // are not asked.
+  std::function<Status(const LabSpec& spec)> askProvider;
 };
 
 enum class ParameterType { kString, kInt, kBool, kSize, kDuration, kEnum };
@@ -98,6 +112,7 @@ struct Bundle {
   // template dirs because a cohort or an extends needed them (see origin).
   std::vector<TemplateDoc> templates;
   std::vector<CohortDoc> cohorts;
+  std::vector<std::string> daemonConfigs;  // files checked as a DaemonConfig (ValidateOptions::daemonConfig)
   // Every problem of every file, sorted by file (in the order given), line, column.
   std::vector<Diagnostic> diagnostics;
   std::shared_ptr<const detail::Catalog> catalog;  // every template known, for rendering
