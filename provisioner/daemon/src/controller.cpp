@@ -451,7 +451,12 @@ TickReport Controller::tick() {
     if (m.restart) {  // what another leader did since is not in this memory
       m.restart = false;
       m.cohorts.clear();
-      m.policyState = {};
+      // Observations are stale; the parsed-spec caches and the warnings
+      // given (not to be given twice) stay.
+      m.policyState.activity.clear();
+      m.policyState.nextIdleCheck = {};
+      m.policyState.admittedAt.clear();
+      m.policyState.steps.clear();
       m.holds.clear();
     }
   }
