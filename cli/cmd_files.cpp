@@ -49,7 +49,10 @@ Result<std::vector<templates::StoredTemplate>> storedTemplates(Context& ctx) {
 Result<templates::Bundle> load(Context& ctx, const std::vector<std::string>& files, bool validate = false) {
   templates::ValidateOptions options;
   options.knownProviders = ctx.registry().names();
-  if (validate) options.daemonConfig = daemonConfigOptions();
+  if (validate) {
+    options.daemonConfig = daemonConfigOptions();
+    options.dataFiles = true;  // rosters and .ics files given alone
+  }
   // The template's provider is asked whether it can run such a lab at all
   // (here: a daemon's providers may differ).
   if (!ctx.isRemote()) options.askProvider = askProviderOf();
@@ -86,6 +89,8 @@ int runValidate(Context& ctx, const FileOptions& o) {
       std::cout << o.files.size() << (o.files.size() == 1 ? " file" : " files") << " valid: "
                 << bundle->templates.size() << " template(s), " << bundle->cohorts.size() << " cohort(s)";
       if (!bundle->daemonConfigs.empty()) std::cout << ", " << bundle->daemonConfigs.size() << " daemon config(s)";
+      if (!bundle->rosters.empty()) std::cout << ", " << bundle->rosters.size() << " roster(s)";
+      if (!bundle->schedules.empty()) std::cout << ", " << bundle->schedules.size() << " schedule(s)";
       if (!ds.empty()) std::cout << " (" << templates::summarizeDiagnostics(ds) << ")";
       std::cout << "\n";
     } else {
@@ -339,7 +344,7 @@ void addFileCommands(CLI::App& app, Context& ctx, int* rc) {
   auto o = std::make_shared<FileOptions>();
 
   auto* validate = app.add_subcommand("validate", "Check template, cohort and daemon config files; print every problem with its location");
-  validate->add_option("files", o->files, "YAML or JSON files (LabTemplate, Cohort, DaemonConfig)")->required()->check(CLI::ExistingFile);
+  validate->add_option("files", o->files, "YAML or JSON files (LabTemplate, Cohort, DaemonConfig), rosters (.csv), schedules (.ics)")->required()->check(CLI::ExistingFile);
   validate->add_option("-o,--output", o->output, "text or json")->check(CLI::IsMember({"text", "json"}));
   validate->footer("Exit status: 0 valid, 2 problems found, 1 internal failure.");
   validate->callback([&ctx, o, rc] { *rc = runValidate(ctx, *o); });

@@ -310,6 +310,9 @@ void readSchedule(const Node& schedule, const std::string& path, const SourcePtr
                   const std::string& timezone, const Pos& timezonePos, const ReadLimits& limits, Diags& d,
                   ScheduleSpec* out);
 bool isKnownTimeZone(const std::string& name);
+// An .ics text on its own (given to validate): structure, dates, events, time
+// zone names, rules. false when it has errors.
+bool checkIcalFile(std::string content, const std::string& display, Diags& d);
 std::vector<std::string> timeZoneNames();
 
 // ---------------------------------------------------------------- rendering

@@ -275,12 +275,35 @@ Bundle loadFiles(const std::vector<std::string>& paths, const ValidateOptions& o
   std::vector<Diagnostic> diags;
   Diags d(&diags);
   Parsed parsed;
+  std::vector<std::string> rosters, schedules;
   for (const auto& path : paths) {
     auto content = readTextFile(path, path, limits, d, nullptr, "file");
     if (!content) continue;
+    // Rosters and schedules: checked alone by validate, else said where they belong.
+    std::string ext = lower(fs::path(path).extension().string());
+    if (ext == ".csv" || ext == ".ics") {
+      bool roster = ext == ".csv";
+      if (!options.dataFiles) {
+        Pos p;
+        p.src = makeSource(path, dirOf(path), "");
+        d.error(p, "", std::string(roster ? "a roster" : "a schedule") + " is read by the cohort that names it (" +
+                           (roster ? "spec.roster" : "spec.schedule.ical") +
+                           "): give the cohort's file; `darasa validate` checks this file alone");
+      } else if (roster) {
+        (void)parseRosterCsv(makeSource(path, dirOf(path), std::move(*content)), d);
+        rosters.push_back(path);
+      } else {
+        (void)checkIcalFile(std::move(*content), path, d);
+        schedules.push_back(path);
+      }
+      continue;
+    }
     parseSource(makeSource(path, dirOf(path), std::move(*content)), limits, TemplateOrigin::kFile, d, &parsed, nullptr);
   }
-  return finish(std::move(parsed), options, limits, std::move(diags), paths);
+  Bundle b = finish(std::move(parsed), options, limits, std::move(diags), paths);
+  b.rosters = std::move(rosters);
+  b.schedules = std::move(schedules);
+  return b;
 }
 
 Bundle loadString(const std::string& displayName, const std::string& content, const ValidateOptions& options) {

@@ -419,6 +419,12 @@ void checkExpansion(const std::string& timezone, const ScheduleSpec& schedule, c
 
 }  // namespace
 
+bool checkIcalFile(std::string content, const std::string& display, Diags& d) {
+  const int before = d.errors();
+  (void)checkIcalText(std::move(content), display, d);
+  return d.errors() == before;
+}
+
 bool isKnownTimeZone(const std::string& name) {
   if (name.empty()) return false;
   try {

@@ -43,6 +43,19 @@ TEST_F(ValidateKinds, DaemonConfigIsValidatedNotApplied) {
       << apply.out << apply.err;
 }
 
+TEST_F(ValidateKinds, ExampleRostersAndSchedulesAreValidAlone) {
+  std::string ex = std::string(DARASA_SOURCE_DIR) + "/examples/";
+  auto r = darasa({"validate", ex + "rosters/cyber-2026-01.csv", ex + "schedules/linux-evening.ics"});
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("2 files valid: 0 template(s), 0 cohort(s), 1 roster(s), 1 schedule(s)"), std::string::npos)
+      << r.out;
+  auto apply = darasa({"apply", ex + "rosters/cyber-2026-01.csv"});
+  EXPECT_EQ(apply.exitCode, 2);
+  EXPECT_NE((apply.out + apply.err).find("a roster is read by the cohort that names it (spec.roster)"),
+            std::string::npos)
+      << apply.out << apply.err;
+}
+
 TEST_F(ValidateKinds, BinaryFileGetsOneShortLine) {
   std::string elf("\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0", 20);
   for (int i = 0; i < 20000; ++i) elf += static_cast<char>((i * 131) & 0xff);

@@ -50,6 +50,37 @@ TEST(ValidateKinds, DaemonConfigIsCheckedAsServeReadsIt) {
   }
 }
 
+// Rosters and schedules given on their own: checked alone by validate
+// (dataFiles), else refused with where they belong.
+TEST(ValidateKinds, RostersAndSchedulesAloneAreCheckedOrSentToTheirCohort) {
+  testing::TempDir dir;
+  const std::string ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:t\r\nBEGIN:VEVENT\r\nUID:1\r\n"
+                          "DTSTART:20260112T090000Z\r\nDTEND:20260112T120000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+  std::string goodCsv = dir.write("class.csv", "id,name,email\nt1,Wanjiku Kamau,w@example.org\n");
+  std::string badCsv = dir.write("bad.CSV", "id,name,email\nt1,A,a@example.org\nt1,B,b@example.org\n");
+  std::string goodIcs = dir.write("class.ics", ics);
+  std::string badIcs = dir.write("bad.ics", ics.substr(0, ics.find("END:VEVENT")) + "END:VCALENDAR\r\n");
+  ValidateOptions o;
+  o.dataFiles = true;
+  Bundle ok = loadFiles({goodCsv, goodIcs}, o);
+  EXPECT_TRUE(ok.diagnostics.empty()) << dump(ok.diagnostics);
+  EXPECT_EQ(ok.rosters, std::vector<std::string>{goodCsv});
+  EXPECT_EQ(ok.schedules, std::vector<std::string>{goodIcs});
+  Bundle bad = loadFiles({badCsv, badIcs}, o);
+  auto errs = errorsOf(bad);
+  ASSERT_EQ(errs.size(), 2u) << dump(bad.diagnostics);
+  EXPECT_EQ(errs[0].file, badCsv);
+  EXPECT_EQ(errs[0].line, 3);
+  EXPECT_EQ(errs[0].message, "duplicate trainee id \"t1\" (first on line 2)");
+  EXPECT_EQ(errs[1].file, badIcs);
+  EXPECT_EQ(errs[1].line, 4);  // its BEGIN:VEVENT
+  // Without the option (apply, render): where it belongs.
+  Bundle refused = loadFiles({goodCsv}, {});
+  EXPECT_ONE_ERROR(refused, 0, 0,
+                   "a roster is read by the cohort that names it (spec.roster): give the cohort's file; `darasa "
+                   "validate` checks this file alone");
+}
+
 // A provider stand-in: records what it was asked, answers what it is told.
 struct FakeProvider {
   std::vector<LabSpec> asked;

@@ -51,6 +51,10 @@ struct ValidateOptions {
   // Unset, such a document is an error that says where it belongs (apply
   // and render do not take it).
   std::optional<ConfigOptions> daemonConfig;
+  // A roster (.csv) or a schedule (.ics) given as a file of its own is
+  // checked on its own when set (darasa validate: the trainees; the events,
+  // dates and rules). Unset, it is an error saying that a cohort reads it.
+  bool dataFiles = false;
   // Asks a template's provider about a lab it would make (Provider::validate
   // and capacity: e.g. more CPUs or memory than it can ever give), for each
   // template whose parameters all have defaults and for each cohort. ok, or
@@ -113,6 +117,8 @@ struct Bundle {
   std::vector<TemplateDoc> templates;
   std::vector<CohortDoc> cohorts;
   std::vector<std::string> daemonConfigs;  // files checked as a DaemonConfig (ValidateOptions::daemonConfig)
+  std::vector<std::string> rosters;        // .csv files checked on their own (ValidateOptions::dataFiles)
+  std::vector<std::string> schedules;      // .ics files checked on their own
   // Every problem of every file, sorted by file (in the order given), line, column.
   std::vector<Diagnostic> diagnostics;
   std::shared_ptr<const detail::Catalog> catalog;  // every template known, for rendering
